@@ -1,0 +1,175 @@
+"""Fixtures: a real Postgres (embedded, or TEST_DATABASE_URL), a migrated database per run,
+a clean slate per test, the `todo dev` app behind an httpx client, and users with tokens."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+
+from todo import embedded_postgres
+from todo.bus import LocalBus
+from todo.clock import ManualClock
+from todo.db import Database
+from todo.dev import build_app
+from todo.migrations import migrate
+from todo.runtime import Runtime, configure
+from todo.settings import Settings
+
+START = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+JWT_SECRET = "tests-only-secret-0123456789abcdef0123456789abcdef"
+PASSWORD = "correct horse battery staple"
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Postgres server: TEST_DATABASE_URL's, or an embedded one for this run."""
+    given = os.environ.get("TEST_DATABASE_URL")
+    if given:
+        yield given
+        return
+    server = embedded_postgres.start(tmp_path_factory.mktemp("postgres"))
+    yield server.get_uri()
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+async def database_url(server_url: str) -> AsyncIterator[str]:
+    """A fresh database on that server, migrated, dropped after the run."""
+    name = f"todo_test_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(server_url)
+    await admin.execute(f'create database "{name}"')
+    url = with_database(server_url, name)
+    await migrate(url)
+    try:
+        yield url
+    finally:
+        await admin.execute(f'drop database if exists "{name}" with (force)')
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        database_url=database_url,
+        jwt_secret=JWT_SECRET,
+        db_pool_max=8,
+        data_dir=Path(tmp_path_factory.mktemp("data")),
+        function_name="tests",
+    )
+
+
+@pytest.fixture(scope="session")
+async def database(settings: Settings) -> AsyncIterator[Database]:
+    db = Database(settings)
+    yield db
+    await db.close()
+
+
+@pytest.fixture(scope="session")
+async def table_names(database_url: str) -> list[str]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "select tablename from pg_tables where schemaname = 'public' "
+            "and tablename <> 'schema_migrations'"
+        )
+    finally:
+        await conn.close()
+    return [r["tablename"] for r in rows]
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+async def rt(
+    settings: Settings, database: Database, clock: ManualClock, table_names: list[str]
+) -> AsyncIterator[Runtime]:
+    """A clean database and a runtime wired to it, the manual clock and the local bus."""
+    async with database.transaction() as conn:
+        await conn.execute(f"truncate {', '.join(table_names)} cascade")
+    runtime = configure(settings, clock=clock, database=database, publisher=LocalBus(database, clock))
+    yield runtime
+    await runtime.publisher.close()
+
+
+@pytest.fixture(scope="session")
+def app() -> Any:
+    return build_app()
+
+
+@pytest.fixture
+async def client(rt: Runtime, app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://todo.test") as c:
+        yield c
+
+
+@dataclass
+class Account:
+    id: uuid.UUID
+    email: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.token}"}
+
+
+MakeUser = Callable[..., Awaitable[Account]]
+
+
+@pytest.fixture
+def make_user(client: httpx.AsyncClient) -> MakeUser:
+    async def make(email: str | None = None, timezone: str = "UTC") -> Account:
+        email = email or f"user-{uuid.uuid4().hex[:8]}@example.com"
+        response = await client.post(
+            "/api/auth/register", json={"email": email, "password": PASSWORD, "timezone": timezone}
+        )
+        assert response.status_code == 201, response.text
+        body = response.json()
+        return Account(uuid.UUID(body["user"]["id"]), email, body["access_token"])
+
+    return make
+
+
+@pytest.fixture
+async def alice(make_user: MakeUser) -> Account:
+    return await make_user("alice@example.com")
+
+
+@pytest.fixture
+async def bob(make_user: MakeUser) -> Account:
+    return await make_user("bob@example.com")
+
+
+CreateTask = Callable[..., Awaitable[dict[str, Any]]]
+
+
+@pytest.fixture
+def create_task(client: httpx.AsyncClient) -> Callable[..., Awaitable[dict[str, Any]]]:
+    async def create(account: Account, **fields: Any) -> dict[str, Any]:
+        fields.setdefault("title", "a task")
+        response = await client.post("/api/tasks", json=fields, headers=account.headers)
+        assert response.status_code == 201, response.text
+        task: dict[str, Any] = response.json()
+        return task
+
+    return create

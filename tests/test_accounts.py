@@ -1,0 +1,212 @@
+"""Accounts and tokens: register, login with throttling, me, and strict JWT checks."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+
+from tests.conftest import PASSWORD, Account, MakeUser
+from todo.clock import ManualClock
+from todo.runtime import Runtime
+from todo.tokens import issue_token
+
+
+async def test_register_returns_the_user_and_a_working_token(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/api/auth/register",
+        json={"email": "Carol@Example.com", "password": PASSWORD, "timezone": "Europe/Berlin"},
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert body["token_type"] == "Bearer"
+    assert body["expires_in"] == 3600
+    assert body["user"]["email"] == "Carol@Example.com"
+    assert body["user"]["timezone"] == "Europe/Berlin"
+    assert body["user"]["permissions"] == ["tasks:read", "tasks:write"]
+    assert response.headers["location"] == "/api/auth/me"
+
+    me = await client.get("/api/auth/me", headers={"authorization": f"Bearer {body['access_token']}"})
+    assert me.status_code == 200
+    assert me.json() == body["user"]
+
+
+async def test_the_same_email_in_another_case_cannot_register_twice(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    response = await client.post(
+        "/api/auth/register", json={"email": "ALICE@example.com", "password": PASSWORD}
+    )
+    assert response.status_code == 409
+    assert response.json()["type"] == "/problems/email-taken"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"email": "not-an-email", "password": PASSWORD}, "email"),
+        ({"email": "x@example.com", "password": "short"}, "password"),
+        ({"email": "x@example.com", "password": PASSWORD, "timezone": "Mars/Olympus"}, "timezone"),
+        ({"email": "x@example.com", "password": PASSWORD, "admin": True}, "admin"),
+        ({"email": "x@example.com"}, "password"),
+        ({"email": 42, "password": PASSWORD}, "email"),
+    ],
+)
+async def test_register_names_the_invalid_field(
+    client: httpx.AsyncClient, body: dict[str, Any], field: str
+) -> None:
+    response = await client.post("/api/auth/register", json=body)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert field in [e["field"] for e in response.json()["errors"]]
+
+
+async def test_login_gives_a_token_for_the_right_password_only(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    ok = await client.post("/api/auth/login", json={"email": "alice@EXAMPLE.com", "password": PASSWORD})
+    assert ok.status_code == 200
+    assert set(ok.json()) == {"access_token", "token_type", "expires_in"}
+
+    wrong = await client.post("/api/auth/login", json={"email": alice.email, "password": "nope-nope"})
+    unknown = await client.post("/api/auth/login", json={"email": "who@example.com", "password": "x"})
+    assert wrong.status_code == unknown.status_code == 401
+    # The same answer either way: nothing says whether the account exists.
+    assert wrong.json()["detail"] == unknown.json()["detail"]
+
+
+async def test_repeated_failures_lock_the_account_with_growing_waits(
+    client: httpx.AsyncClient, alice: Account, clock: ManualClock
+) -> None:
+    bad = {"email": alice.email, "password": "wrong password"}
+    for _ in range(5):
+        assert (await client.post("/api/auth/login", json=bad)).status_code == 401
+
+    # Locked: even the right password is refused until the lock runs out.
+    good = {"email": alice.email, "password": PASSWORD}
+    locked = await client.post("/api/auth/login", json=good)
+    assert locked.status_code == 429
+    assert locked.json()["type"] == "/problems/login-throttled"
+    assert 1 <= int(locked.headers["retry-after"]) <= 31
+
+    clock.advance(timedelta(seconds=31))
+    assert (await client.post("/api/auth/login", json=bad)).status_code == 401
+    # One more failure after the threshold doubles the lock.
+    clock.advance(timedelta(seconds=31))
+    assert (await client.post("/api/auth/login", json=good)).status_code == 429
+    clock.advance(timedelta(seconds=30))
+    assert (await client.post("/api/auth/login", json=good)).status_code == 200
+
+    # Success resets the count: four more failures do not lock.
+    for _ in range(4):
+        assert (await client.post("/api/auth/login", json=bad)).status_code == 401
+    assert (await client.post("/api/auth/login", json=good)).status_code == 200
+
+
+async def test_patch_me_changes_the_time_zone(client: httpx.AsyncClient, alice: Account) -> None:
+    response = await client.patch(
+        "/api/auth/me", json={"timezone": "America/New_York"}, headers=alice.headers
+    )
+    assert response.status_code == 200
+    assert response.json()["timezone"] == "America/New_York"
+    bad = await client.patch("/api/auth/me", json={"timezone": "Nowhere/City"}, headers=alice.headers)
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "timezone"
+    me = await client.get("/api/auth/me", headers=alice.headers)
+    assert me.json()["timezone"] == "America/New_York"
+
+
+def _claims(rt: Runtime, account: Account, **changes: Any) -> dict[str, Any]:
+    now = int(rt.clock.now().timestamp())
+    claims: dict[str, Any] = {
+        "sub": str(account.id),
+        "iss": rt.settings.jwt_issuer,
+        "aud": rt.settings.jwt_audience,
+        "iat": now,
+        "exp": now + 600,
+        "roles": ["user"],
+        "permissions": ["tasks:read", "tasks:write"],
+    }
+    claims.update(changes)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+def _sign(rt: Runtime, claims: dict[str, Any], key: str | None = None, algorithm: str = "HS256") -> str:
+    return jwt.encode(claims, key or rt.settings.jwt_secret or "", algorithm=algorithm)
+
+
+@pytest.mark.parametrize(
+    "make_token",
+    [
+        pytest.param(lambda rt, a: _sign(rt, _claims(rt, a), key="another-secret-of-enough-length!!"), id="bad-signature"),
+        pytest.param(lambda rt, a: _sign(rt, _claims(rt, a), algorithm="HS512"), id="algorithm-not-allowed"),
+        pytest.param(lambda rt, a: jwt.encode(_claims(rt, a), None, algorithm="none"), id="alg-none"),
+        pytest.param(lambda rt, a: _sign(rt, _claims(rt, a, aud="someone-else")), id="wrong-audience"),
+        pytest.param(lambda rt, a: _sign(rt, _claims(rt, a, iss="someone-else")), id="wrong-issuer"),
+        pytest.param(lambda rt, a: _sign(rt, _claims(rt, a, exp=None)), id="no-exp"),
+        pytest.param(lambda rt, a: _sign(rt, _claims(rt, a, iat=None)), id="no-iat"),
+        pytest.param(lambda rt, a: _sign(rt, _claims(rt, a, sub=None)), id="no-sub"),
+        pytest.param(lambda rt, a: _sign(rt, _claims(rt, a, sub="not-a-uuid")), id="sub-not-uuid"),
+        pytest.param(lambda rt, a: _sign(rt, _claims(rt, a, permissions="tasks:write")), id="permissions-not-list"),
+        pytest.param(lambda rt, a: "not.a.jwt", id="garbage"),
+    ],
+)
+async def test_a_bad_token_is_401(
+    client: httpx.AsyncClient, rt: Runtime, alice: Account, make_token: Any
+) -> None:
+    token = make_token(rt, alice)
+    response = await client.get("/api/tasks", headers={"authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert response.json()["type"] == "/problems/unauthenticated"
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_a_token_expires_with_the_clock(
+    client: httpx.AsyncClient, alice: Account, clock: ManualClock
+) -> None:
+    assert (await client.get("/api/tasks", headers=alice.headers)).status_code == 200
+    clock.advance(timedelta(hours=1, seconds=31))
+    response = await client.get("/api/tasks", headers=alice.headers)
+    assert response.status_code == 401
+    assert "expired" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("header", [None, "Bearer", "Basic dXNlcjpwYXNz", "Bearer  "])
+async def test_missing_or_malformed_authorization_is_401(
+    client: httpx.AsyncClient, header: str | None
+) -> None:
+    headers = {"authorization": header} if header is not None else {}
+    response = await client.get("/api/tasks", headers=headers)
+    assert response.status_code == 401
+
+
+async def test_a_read_only_token_reads_but_cannot_write(
+    client: httpx.AsyncClient, rt: Runtime, alice: Account, create_task: Any
+) -> None:
+    task = await create_task(alice, title="mine")
+    token = issue_token(rt.settings, alice.id, ["user"], ["tasks:read"], rt.clock.now())
+    read_only = {"authorization": f"Bearer {token}"}
+
+    assert (await client.get("/api/tasks", headers=read_only)).status_code == 200
+    assert (await client.get(f"/api/tasks/{task['id']}", headers=read_only)).status_code == 200
+    writes = [
+        client.post("/api/tasks", json={"title": "x"}, headers=read_only),
+        client.patch(f"/api/tasks/{task['id']}", json={"title": "y"}, headers=read_only),
+        client.post(f"/api/tasks/{task['id']}/complete", headers=read_only),
+        client.post(f"/api/tasks/{task['id']}/reopen", headers=read_only),
+        client.delete(f"/api/tasks/{task['id']}", headers=read_only),
+    ]
+    for write in writes:
+        response = await write
+        assert response.status_code == 403
+        assert response.json()["type"] == "/problems/forbidden"
+
+
+async def test_two_users_get_separate_accounts(make_user: MakeUser, client: httpx.AsyncClient) -> None:
+    one, two = await make_user(), await make_user()
+    me_one = await client.get("/api/auth/me", headers=one.headers)
+    me_two = await client.get("/api/auth/me", headers=two.headers)
+    assert me_one.json()["id"] == str(one.id) != me_two.json()["id"]

@@ -1,0 +1,1 @@
+"""The todo library: domain operations and adapters shared by every function."""

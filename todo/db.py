@@ -1,0 +1,135 @@
+"""The asyncpg pool: created on first use, sized by settings, and tolerant of dead connections."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+
+from todo.errors import DatabaseUnavailable
+from todo.settings import Settings
+
+Connection = asyncpg.Connection
+
+# What a lost or unreachable server looks like from asyncpg. Anything here answers 503,
+# never 500, and the next request gets a fresh connection.
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+)
+
+
+async def _init_connection(conn: Connection) -> None:
+    await conn.set_type_codec(
+        "jsonb", schema="pg_catalog", encoder=_dump_json, decoder=json.loads, format="text"
+    )
+
+
+def _dump_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+class Database:
+    """Owns one lazily created pool. A failed creation is not cached: the next call tries again."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._pool: asyncpg.Pool | None = None
+        self._creating: asyncio.Lock | None = None
+
+    @property
+    def url(self) -> str:
+        if not self._settings.database_url:
+            raise RuntimeError("DATABASE_URL is not set")
+        return self._settings.database_url
+
+    async def pool(self) -> asyncpg.Pool:
+        if self._pool is not None:
+            return self._pool
+        if self._creating is None:
+            self._creating = asyncio.Lock()
+        async with self._creating:
+            if self._pool is None:
+                s = self._settings
+                try:
+                    self._pool = await asyncpg.create_pool(
+                        self.url,
+                        min_size=min(s.db_pool_min, s.db_pool_max),
+                        max_size=s.db_pool_max,
+                        timeout=s.db_connect_timeout,
+                        command_timeout=s.db_command_timeout,
+                        statement_cache_size=s.db_statement_cache_size,
+                        init=_init_connection,
+                    )
+                except CONNECTION_ERRORS as exc:
+                    raise DatabaseUnavailable(str(exc)) from exc
+        return self._pool
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        """A connection inside a transaction, committed when the block exits cleanly.
+
+        A connection the server has dropped since it was last used fails on BEGIN; it is
+        thrown away and another taken, so a killed connection never fails a request.
+        Once BEGIN succeeded a lost connection is reported, never retried: the work
+        may or may not have committed, and only the caller knows if it can repeat it.
+        """
+        pool = await self.pool()
+        conn, tx = await self._begin(pool)
+        try:
+            try:
+                yield conn
+            except BaseException:
+                if not conn.is_closed():
+                    await tx.rollback()
+                raise
+            await tx.commit()
+        except CONNECTION_ERRORS as exc:
+            raise DatabaseUnavailable(str(exc)) from exc
+        finally:
+            await pool.release(conn)
+
+    async def _begin(self, pool: asyncpg.Pool) -> tuple[Connection, Any]:
+        last_error: BaseException | None = None
+        for _ in range(self._settings.db_pool_max + 1):
+            try:
+                conn = await pool.acquire()
+            except CONNECTION_ERRORS as exc:
+                raise DatabaseUnavailable(str(exc)) from exc
+            tx = conn.transaction()
+            try:
+                await tx.start()
+                return conn, tx
+            except CONNECTION_ERRORS as exc:
+                last_error = exc
+                conn.terminate()
+                await pool.release(conn)
+            except BaseException:
+                # Cancelled while starting: hand the connection back before going.
+                await pool.release(conn)
+                raise
+        raise DatabaseUnavailable(str(last_error)) from last_error
+
+    async def check(self) -> None:
+        """Raise DatabaseUnavailable unless a query round-trips."""
+        async with self.transaction() as conn:
+            await conn.fetchval("select 1")
+
+    async def close(self, timeout: float = 10.0) -> None:
+        """Close gracefully; connections still busy after `timeout` seconds are cut."""
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            try:
+                await asyncio.wait_for(pool.close(), timeout)
+            except TimeoutError:
+                pool.terminate()

@@ -1,0 +1,64 @@
+"""Our CloudEvents: the types, the topics they travel on, and their JSON form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+SPEC_VERSION = "1.0"
+
+TASK_CREATED = "todo.task.created"
+TASK_UPDATED = "todo.task.updated"
+TASK_COMPLETED = "todo.task.completed"
+TASK_DELETED = "todo.task.deleted"
+REMINDER_SCHEDULED = "todo.reminder.scheduled"
+REMINDER_DUE = "todo.reminder.due"
+RECURRENCE_CREATED = "todo.recurrence.created"
+NOTIFICATION_CREATED = "todo.notification.created"
+
+# `todo.<entity>.<verb>` travels on `<entity>.events`.
+TOPICS = {
+    "task": "task.events",
+    "reminder": "reminder.events",
+    "recurrence": "recurrence.events",
+    "notification": "notification.events",
+}
+
+
+def topic_of(event_type: str) -> str:
+    entity = event_type.split(".")[1]
+    return TOPICS[entity]
+
+
+def dead_letter_topic(topic: str) -> str:
+    return f"{topic}.dlq"
+
+
+@dataclass(frozen=True)
+class Event:
+    id: UUID
+    user_id: UUID
+    seq: int
+    type: str
+    source: str
+    subject: str
+    topic: str
+    data: dict[str, Any]
+    time: datetime
+
+    def to_cloudevent(self) -> dict[str, Any]:
+        """The structured-mode CloudEvent, as published and as the change feed shows it."""
+        return {
+            "specversion": SPEC_VERSION,
+            "id": str(self.id),
+            "type": self.type,
+            "source": self.source,
+            "subject": self.subject,
+            "time": self.time.isoformat().replace("+00:00", "Z"),
+            "datacontenttype": "application/json",
+            "userid": str(self.user_id),
+            "sequence": self.seq,
+            "data": self.data,
+        }

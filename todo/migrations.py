@@ -1,0 +1,101 @@
+"""Apply `sql/NNN_name.sql` files in order, once each, one transaction per file.
+
+A session-level advisory lock makes concurrent runs (two pods, or `todo dev` and the
+tests) wait for each other instead of racing; the loser then finds nothing to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+# Any constant works; this one spells "todo" in ASCII.
+ADVISORY_LOCK_KEY = 0x746F646F
+_FILE_NAME = re.compile(r"^(\d{3,})_([a-z0-9_]+)\.sql$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: str
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+class MigrationError(RuntimeError):
+    pass
+
+
+def load_migrations(directory: Path = SQL_DIR) -> list[Migration]:
+    found: list[Migration] = []
+    for path in sorted(directory.glob("*.sql")):
+        match = _FILE_NAME.match(path.name)
+        if not match:
+            raise MigrationError(f"{path.name}: migration files are named NNN_name.sql")
+        found.append(Migration(match[1], match[2], path.read_text()))
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise MigrationError(f"two migrations share a number in {directory}")
+    return found
+
+
+async def migrate(database_url: str, directory: Path = SQL_DIR) -> list[str]:
+    """Apply pending migrations; return the versions applied by this call."""
+    migrations = load_migrations(directory)
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("select pg_advisory_lock($1)", ADVISORY_LOCK_KEY)
+        try:
+            return await _apply_pending(conn, migrations)
+        finally:
+            await conn.execute("select pg_advisory_unlock($1)", ADVISORY_LOCK_KEY)
+    finally:
+        await conn.close()
+
+
+async def _apply_pending(conn: asyncpg.Connection, migrations: list[Migration]) -> list[str]:
+    await conn.execute(
+        """
+        create table if not exists schema_migrations (
+            version     text primary key,
+            name        text not null,
+            checksum    text not null,
+            applied_at  timestamptz not null default now()
+        )
+        """
+    )
+    applied = {
+        r["version"]: r["checksum"]
+        for r in await conn.fetch("select version, checksum from schema_migrations")
+    }
+    done: list[str] = []
+    for migration in migrations:
+        if migration.version in applied:
+            if applied[migration.version] != migration.checksum:
+                raise MigrationError(
+                    f"migration {migration.version}_{migration.name} was changed after it "
+                    "was applied; add a new migration instead"
+                )
+            continue
+        async with conn.transaction():
+            await conn.execute(migration.sql)
+            await conn.execute(
+                "insert into schema_migrations (version, name, checksum) values ($1, $2, $3)",
+                migration.version,
+                migration.name,
+                migration.checksum,
+            )
+        log.info("applied migration", extra={"migration": f"{migration.version}_{migration.name}"})
+        done.append(migration.version)
+    return done

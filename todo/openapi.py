@@ -1,0 +1,175 @@
+"""The OpenAPI 3.1 document, built from the routes the functions declare.
+
+`todo openapi` writes it to `todo/openapi.json`, which query_tasks serves at
+/api/openapi.json and a test keeps equal to what the routes say. Building it at serve
+time would mean importing every function into one of them.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Sequence
+from importlib import resources
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from todo.web import FunctionApi, Route
+
+DOCUMENT_FILE = "openapi.json"
+_PATH_PARAM = re.compile(r"{(\w+)}")
+
+HEADER_PARAMETERS = {
+    "If-Match": "Apply the change only if the task is still at this ETag; 412 otherwise.",
+    "Idempotency-Key": "Retrying with the same key returns the first response and creates "
+    "nothing new (per user). A CloudEvent's id plays this part.",
+}
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 7807 problem details.",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string", "description": "Stable identifier, such as /problems/not-found."},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "description": "For 422: each invalid field and what is wrong with it.",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+
+
+@functools.cache
+def published_document() -> bytes:
+    return resources.files("todo").joinpath(DOCUMENT_FILE).read_bytes()
+
+
+def build(apis: Sequence[FunctionApi], version: str) -> dict[str, Any]:
+    models = _models(apis)
+    refs, defs = models_json_schema(
+        [(model, mode) for model, mode in models], ref_template="#/components/schemas/{model}"
+    )
+    schemas = dict(sorted(defs.get("$defs", {}).items()))
+    schemas["Problem"] = PROBLEM_SCHEMA
+    paths: dict[str, dict[str, Any]] = {}
+    for api in apis:
+        for route in api.routes:
+            operation = _operation(api.function, route, refs)
+            paths.setdefault(route.path, {})[route.method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "todo functions",
+            "version": version,
+            "description": "An event-driven task API. Errors are RFC 7807 problems.",
+        },
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        },
+    }
+
+
+def _models(apis: Sequence[FunctionApi]) -> list[tuple[type[BaseModel], Any]]:
+    found: dict[tuple[type[BaseModel], str], None] = {}
+    for api in apis:
+        for route in api.routes:
+            if route.body is not None:
+                found[(route.body, "validation")] = None
+            if route.response is not None:
+                found[(route.response, "serialization")] = None
+    return list(found)
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
+def _operation(function: str, route: Route, refs: dict[Any, Any]) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "operationId": f"{function}.{route.endpoint.__name__.rstrip('_')}",
+        "summary": route.summary,
+        "tags": [function],
+        "x-function": function,
+    }
+    parameters = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
+        for name in _PATH_PARAM.findall(route.path)
+    ]
+    if route.query is not None:
+        parameters += _query_parameters(route.query)
+    parameters += [
+        {"name": h, "in": "header", "required": False, "description": HEADER_PARAMETERS[h], "schema": {"type": "string"}}
+        for h in route.headers
+    ]
+    if parameters:
+        operation["parameters"] = parameters
+    if route.body is not None:
+        content = {"application/json": {"schema": refs[(route.body, "validation")]}}
+        if route.cloudevent:
+            content["application/cloudevents+json"] = {
+                "schema": {
+                    "type": "object",
+                    "description": f"A structured CloudEvent of type {route.cloudevent} whose "
+                    "data is the JSON body. Binary mode (ce-* headers) works too.",
+                }
+            }
+        operation["requestBody"] = {"required": True, "content": content}
+    success: dict[str, Any] = {"description": route.summary}
+    if route.response is not None and route.status != 204:
+        success["content"] = {
+            "application/json": {"schema": refs[(route.response, "serialization")]}
+        }
+    responses: dict[str, Any] = {str(route.status): success}
+    if route.body is not None:
+        responses["400"] = _problem("Malformed JSON")
+        responses["413"] = _problem("Body over 1 MiB")
+        responses["415"] = _problem("Not JSON")
+    if not route.public:
+        responses["401"] = _problem("Missing, invalid or expired token")
+        operation["security"] = [{"bearer": []}]
+    if route.permission:
+        responses["403"] = _problem(f"The token lacks {route.permission}")
+    if "{" in route.path:
+        responses["404"] = _problem("No such resource for this account")
+    if "If-Match" in route.headers:
+        responses["412"] = _problem("If-Match names an outdated version")
+    if route.body is not None or route.query is not None or "{" in route.path:
+        responses["422"] = _problem("Invalid fields, each named")
+    responses["503"] = _problem("Database unavailable; retry")
+    operation["responses"] = responses
+    return operation
+
+
+def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    required = set(schema.get("required", []))
+    parameters = []
+    for name, prop in schema["properties"].items():
+        parameter: dict[str, Any] = {
+            "name": name,
+            "in": "query",
+            "required": name in required,
+            "schema": {k: v for k, v in prop.items() if k != "description"},
+        }
+        if "description" in prop:
+            parameter["description"] = prop["description"]
+        if prop.get("type") == "array":
+            parameter["style"] = "form"
+            parameter["explode"] = True
+        parameters.append(parameter)
+    return parameters

@@ -1,0 +1,67 @@
+"""RFC 5545 recurrence rules: validation now, next occurrences where tasks repeat."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from dateutil.rrule import rrulestr
+
+SHORTHANDS = {"daily": "FREQ=DAILY", "weekly": "FREQ=WEEKLY", "monthly": "FREQ=MONTHLY"}
+# Properties that belong to the task, not the rule: the task's due time is the start.
+_NOT_ALLOWED = ("DTSTART", "RDATE", "EXDATE", "EXRULE")
+_TOO_FREQUENT = ("SECONDLY", "MINUTELY")
+_PROBE_START = datetime(2000, 1, 1, 9, 0)
+# The Gregorian calendar repeats every 400 years, so a rule that has no occurrence in
+# the last 400 years dateutil can represent has none at all.
+_LAST_CYCLE_START = datetime(9599, 1, 1)
+
+
+def normalize_rule(text: str) -> str:
+    """Return the rule in canonical form (`FREQ=...;...`) or raise ValueError saying why not."""
+    rule = text.strip()
+    if rule.upper().startswith("RRULE:"):
+        rule = rule[len("RRULE:") :]
+    rule = rule.upper()
+    if not rule:
+        raise ValueError("rrule is empty")
+    if "\n" in rule or any(prop in rule for prop in _NOT_ALLOWED):
+        raise ValueError("give a single RRULE; DTSTART, RDATE and EXDATE are not accepted")
+    parts = dict(part.partition("=")[::2] for part in rule.split(";") if part)
+    if "FREQ" not in parts:
+        raise ValueError("rrule needs FREQ (DAILY, WEEKLY, MONTHLY, YEARLY or HOURLY)")
+    if parts["FREQ"] in _TOO_FREQUENT:
+        raise ValueError("FREQ must be HOURLY or longer")
+    if parts.get("INTERVAL", "1").isdigit() and int(parts.get("INTERVAL", "1")) < 1:
+        raise ValueError("INTERVAL must be 1 or more")
+    if "COUNT" in parts and "UNTIL" in parts:
+        raise ValueError("rrule cannot have both COUNT and UNTIL")
+    # dateutil wants a UTC UNTIL with an aware start and a floating one with a naive start.
+    start = _PROBE_START.replace(tzinfo=UTC) if parts.get("UNTIL", "").endswith("Z") else _PROBE_START
+    try:
+        parsed = rrulestr(rule, dtstart=start)
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        raise ValueError(f"invalid rrule: {exc}") from exc
+    if not _occurs_at_all(parts):
+        raise ValueError("rrule never occurs")
+    return rule
+
+
+def _occurs_at_all(parts: dict[str, str]) -> bool:
+    """Whether a rule can ever occur, checked cheaply.
+
+    dateutil searches up to year 9999 for the next match of an impossible rule (BYMONTH=2;
+    BYMONTHDAY=30), one step per FREQ unit: seconds of CPU for a DAILY or HOURLY rule.
+    The BY* filters select the same days whatever the FREQ, so a YEARLY rule with the same
+    filters, searched over one 400-year cycle, answers in milliseconds. BYSETPOS picks
+    from each FREQ period, so rules with it are searched as given (only MONTHLY, WEEKLY
+    and YEARLY take it, which keeps that search short).
+    """
+    if "BYSETPOS" in parts:
+        if parts["FREQ"] not in ("WEEKLY", "MONTHLY", "YEARLY"):
+            raise ValueError("BYSETPOS works with WEEKLY, MONTHLY or YEARLY only")
+        probe = {k: v for k, v in parts.items() if k not in ("COUNT", "UNTIL", "INTERVAL")}
+    else:
+        probe = {k: v for k, v in parts.items() if k.startswith("BY") or k == "WKST"}
+        probe["FREQ"] = "YEARLY"
+    rule = rrulestr(";".join(f"{k}={v}" for k, v in probe.items()), dtstart=_LAST_CYCLE_START)
+    return rule.after(_LAST_CYCLE_START, inc=True) is not None  # type: ignore[no-untyped-call]

@@ -1,0 +1,66 @@
+"""Wiring: the settings, clock, database and publisher every operation uses.
+
+`runtime()` builds them from the environment on first use, so importing a function costs
+nothing. `todo dev` and the tests call `configure()` to wire their own parts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from todo.clock import Clock, SystemClock
+from todo.db import Database
+from todo.publishing import OutboxOnly, Publisher
+from todo.settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    clock: Clock
+    database: Database
+    publisher: Publisher
+
+    async def close(self) -> None:
+        await self.publisher.close()
+        await self.database.close()
+
+
+_current: Runtime | None = None
+
+
+def _default_publisher(settings: Settings) -> Publisher:
+    if settings.dapr_url:
+        from todo.dapr import DaprPublisher
+
+        return DaprPublisher(settings)
+    return OutboxOnly()
+
+
+def runtime() -> Runtime:
+    global _current
+    if _current is None:
+        settings = Settings.from_env()
+        _current = Runtime(
+            settings=settings,
+            clock=SystemClock(),
+            database=Database(settings),
+            publisher=_default_publisher(settings),
+        )
+    return _current
+
+
+def configure(settings: Settings | None = None, **parts: Any) -> Runtime:
+    """Replace the runtime. Parts not given are built from `settings` as usual."""
+    global _current
+    settings = settings or Settings.from_env()
+    _current = Runtime(
+        settings=settings,
+        clock=parts.pop("clock", None) or SystemClock(),
+        database=parts.pop("database", None) or Database(settings),
+        publisher=parts.pop("publisher", None) or _default_publisher(settings),
+    )
+    if parts:
+        raise TypeError(f"unknown runtime parts: {', '.join(parts)}")
+    return _current

@@ -1,0 +1,203 @@
+"""Reading tasks: filtered, sorted keyset pages, and ranked full-text search.
+
+Pages use keyset cursors on (sort key, id): stable under inserts and deletes, and exact
+when many tasks share a sort key, because the id breaks every tie.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from todo.cursor import bad_cursor, decode_cursor, encode_cursor
+from todo.schemas import SearchHit, SearchPage, SearchQuery, TaskListQuery, TaskPage
+from todo.tasks import COLUMNS, task_from_row
+
+
+@dataclass(frozen=True)
+class SortKey:
+    expression: str
+    descending: bool
+    sql_type: str
+    nullable: bool
+    parse: Callable[[Any], Any]
+
+
+def _datetime(value: Any) -> datetime:
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError("naive time in cursor")
+    return moment
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("not text")
+    return value
+
+
+def _priority(value: Any) -> str:
+    if value not in ("low", "medium", "high", "urgent"):
+        raise ValueError("not a priority")
+    return str(value)
+
+
+SORTS: dict[str, SortKey] = {
+    "due_at": SortKey("due_at", False, "timestamptz", True, _datetime),
+    "-due_at": SortKey("due_at", True, "timestamptz", True, _datetime),
+    "priority": SortKey("priority", False, "task_priority", False, _priority),
+    "-priority": SortKey("priority", True, "task_priority", False, _priority),
+    "created_at": SortKey("created_at", False, "timestamptz", False, _datetime),
+    "-created_at": SortKey("created_at", True, "timestamptz", False, _datetime),
+    "title": SortKey("lower(title)", False, "text", False, _text),
+    "-title": SortKey("lower(title)", True, "text", False, _text),
+}
+
+
+class Params:
+    """Positional SQL parameters: `add` binds a value and returns its placeholder."""
+
+    def __init__(self, *initial: Any) -> None:
+        self.values: list[Any] = list(initial)
+
+    def add(self, value: Any, sql_type: str | None = None) -> str:
+        self.values.append(value)
+        placeholder = f"${len(self.values)}"
+        return f"{placeholder}::{sql_type}" if sql_type else placeholder
+
+
+_LAST_WORD = re.compile(r"(?:^|\s)([^\W_]+)\s*$")
+
+
+def text_query(q: str, params: Params) -> str:
+    """A tsquery for `q` in web search syntax, with its last word also matched as a prefix.
+
+    Typing "groc" finds "groceries": the last bare word matches any English stem or
+    plain word it begins. Quoted phrases, -exclusions and `or` stay as websearch reads them.
+    """
+    match = _LAST_WORD.search(q)
+    prefixable = match and q.count('"') % 2 == 0 and match[1].lower() != "or"
+    if not match or not prefixable:
+        return f"websearch_to_tsquery('english', {params.add(q)})"
+    head = params.add(q[: match.start(1)])
+    word = params.add(match[1] + ":*")
+    return (
+        f"(websearch_to_tsquery('english', {head}) && "
+        f"(to_tsquery('english', {word}) || to_tsquery('simple', {word})))"
+    )
+
+
+async def list_tasks(
+    conn: asyncpg.Connection, user_id: UUID, query: TaskListQuery, now: datetime
+) -> TaskPage:
+    params = Params(user_id)
+    where = ["user_id = $1"]
+    if query.status:
+        where.append(f"status = any({params.add(query.status, 'task_status[]')})")
+    if query.priority:
+        where.append(f"priority = any({params.add(query.priority, 'task_priority[]')})")
+    if query.tag:
+        where.append(f"tags @> {params.add(query.tag, 'text[]')}")
+    if query.due_before is not None:
+        where.append(f"due_at < {params.add(query.due_before)}")
+    if query.due_after is not None:
+        where.append(f"due_at > {params.add(query.due_after)}")
+    if query.overdue is not None:
+        overdue = f"(due_at < {params.add(now)} and status <> 'completed')"
+        where.append(overdue if query.overdue else f"not coalesce({overdue}, false)")
+    if query.q:
+        where.append(f"search @@ {text_query(query.q, params)}")
+
+    key = SORTS[query.sort]
+    if query.cursor:
+        where.append(_after_cursor(key, query.sort, query.cursor, params))
+    direction = "desc" if key.descending else "asc"
+    rows = await conn.fetch(
+        f"""
+        select {COLUMNS}, {key.expression} as sort_value
+        from tasks
+        where {" and ".join(where)}
+        order by {key.expression} {direction} nulls last, id {direction}
+        limit {params.add(query.limit + 1)}
+        """,
+        *params.values,
+    )
+    page, more = rows[: query.limit], len(rows) > query.limit
+    next_cursor = None
+    if more:
+        last = page[-1]
+        value = last["sort_value"]
+        next_cursor = encode_cursor(
+            {
+                "sort": query.sort,
+                "value": value.isoformat() if isinstance(value, datetime) else value,
+                "id": str(last["id"]),
+            }
+        )
+    return TaskPage(items=[task_from_row(r) for r in page], next_cursor=next_cursor)
+
+
+def _after_cursor(key: SortKey, sort: str, cursor: str, params: Params) -> str:
+    """The condition for rows after the cursor's position in this sort order."""
+    position = decode_cursor(cursor)
+    if position.get("sort") != sort:
+        raise bad_cursor("the cursor belongs to a different sort; start again without it")
+    try:
+        last_id = UUID(str(position["id"]))
+        value = None if position.get("value") is None else key.parse(position["value"])
+    except (KeyError, TypeError, ValueError):
+        raise bad_cursor() from None
+    if value is None and not key.nullable:
+        raise bad_cursor()
+    expr = key.expression
+    after = "<" if key.descending else ">"
+    id_ref = params.add(last_id, "uuid")
+    if value is None:
+        # Nulls sort last: after a null only nulls remain, ordered by id.
+        return f"({expr} is null and id {after} {id_ref})"
+    value_ref = params.add(value, key.sql_type)
+    row_after = f"({expr}, id) {after} ({value_ref}, {id_ref})"
+    return f"({row_after} or {expr} is null)" if key.nullable else row_after
+
+
+async def search_tasks(
+    conn: asyncpg.Connection, user_id: UUID, query: SearchQuery
+) -> SearchPage:
+    params = Params(user_id)
+    tsquery = text_query(query.q, params)
+    cursor_condition = "true"
+    if query.cursor:
+        position = decode_cursor(query.cursor)
+        try:
+            rank = float(position["rank"])
+            last_id = UUID(str(position["id"]))
+        except (KeyError, TypeError, ValueError):
+            raise bad_cursor() from None
+        rank_ref = params.add(rank, "real")
+        cursor_condition = f"(rank < {rank_ref} or (rank = {rank_ref} and id > {params.add(last_id, 'uuid')}))"
+    rows = await conn.fetch(
+        f"""
+        with q as (select {tsquery} as query),
+        hits as (
+            select {COLUMNS}, ts_rank(search, q.query) as rank
+            from tasks, q
+            where user_id = $1 and search @@ q.query
+        )
+        select * from hits
+        where {cursor_condition}
+        order by rank desc, id
+        limit {params.add(query.limit + 1)}
+        """,
+        *params.values,
+    )
+    page, more = rows[: query.limit], len(rows) > query.limit
+    next_cursor = None
+    if more:
+        next_cursor = encode_cursor({"rank": page[-1]["rank"], "id": str(page[-1]["id"])})
+    return SearchPage(items=[SearchHit.model_validate(dict(r)) for r in page], next_cursor=next_cursor)

@@ -1,0 +1,216 @@
+"""Task operations: create, read, change, complete, reopen, delete.
+
+Each change runs inside a unit of work: the row change and the event that announces it
+commit together, and the event carries the task as it now is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+
+from todo import events, idempotency, reminders
+from todo.errors import StaleVersion, TaskNotFound
+from todo.schemas import Task, TaskCreate, TaskPatch
+from todo.unit_of_work import UnitOfWork
+
+COLUMNS = (
+    "id, title, description, status, priority, due_at, completed_at, tags, metadata, "
+    "recurrence, version, created_at, updated_at"
+)
+# Columns a patch may set, each bound as a parameter of this SQL type.
+_PATCHABLE = {
+    "title": "text",
+    "description": "text",
+    "status": "task_status",
+    "priority": "task_priority",
+    "due_at": "timestamptz",
+    "tags": "text[]",
+    "metadata": "jsonb",
+    "recurrence": "jsonb",
+    "completed_at": "timestamptz",
+}
+
+
+def task_from_row(row: asyncpg.Record) -> Task:
+    return Task.model_validate(dict(row))
+
+
+def task_json(task: Task) -> dict[str, Any]:
+    data: dict[str, Any] = task.model_dump(mode="json")
+    return data
+
+
+@dataclass(frozen=True)
+class Created:
+    task: Task
+    replayed: bool
+
+
+async def create_task(
+    work: UnitOfWork,
+    user_id: UUID,
+    spec: TaskCreate,
+    *,
+    idempotency_key: str | None = None,
+) -> Created:
+    if idempotency_key is not None:
+        stored = await idempotency.claim(
+            work.conn, user_id, idempotency_key, idempotency.request_hash(spec), work.now
+        )
+        if stored is not None:
+            return Created(Task.model_validate(stored), replayed=True)
+    reminders.check_specs(spec.reminders, spec.due_at)
+    row = await work.conn.fetchrow(
+        f"""
+        insert into tasks (id, user_id, title, description, status, priority, due_at,
+                           completed_at, tags, metadata, recurrence, created_at, updated_at)
+        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
+        returning {COLUMNS}
+        """,
+        uuid4(),
+        user_id,
+        spec.title,
+        spec.description,
+        spec.status,
+        spec.priority,
+        spec.due_at,
+        work.now if spec.status == "completed" else None,
+        spec.tags,
+        spec.metadata,
+        spec.recurrence.model_dump() if spec.recurrence else None,
+        work.now,
+    )
+    task = task_from_row(row)
+    snapshot = task_json(task)
+    await work.emit(user_id, events.TASK_CREATED, str(task.id), {"task": snapshot})
+    if task.recurrence is not None:
+        await work.emit(
+            user_id,
+            events.RECURRENCE_CREATED,
+            str(task.id),
+            {"task_id": str(task.id), "recurrence": task.recurrence.model_dump()},
+        )
+    await reminders.schedule(work, user_id, task, spec.reminders)
+    if idempotency_key is not None:
+        await idempotency.record(work.conn, user_id, idempotency_key, 201, snapshot)
+    return Created(task, replayed=False)
+
+
+async def get_task(conn: asyncpg.Connection, user_id: UUID, task_id: UUID) -> Task:
+    row = await conn.fetchrow(
+        f"select {COLUMNS} from tasks where id = $1 and user_id = $2", task_id, user_id
+    )
+    if row is None:
+        raise TaskNotFound(f"no task {task_id}")
+    return task_from_row(row)
+
+
+async def _lock_task(
+    work: UnitOfWork, user_id: UUID, task_id: UUID, expected: frozenset[int] | None
+) -> Task:
+    """The task, locked for this change, after checking the caller's If-Match versions."""
+    row = await work.conn.fetchrow(
+        f"select {COLUMNS} from tasks where id = $1 and user_id = $2 for update",
+        task_id,
+        user_id,
+    )
+    if row is None:
+        raise TaskNotFound(f"no task {task_id}")
+    task = task_from_row(row)
+    if expected is not None and task.version not in expected:
+        raise StaleVersion(
+            f"the task is at version {task.version}; reload it and apply the change again",
+            current_version=task.version,
+        )
+    return task
+
+
+def _effective_changes(task: Task, requested: dict[str, Any]) -> dict[str, Any]:
+    """The requested fields whose value differs, plus the completion time they imply."""
+    current = task.model_dump()
+    changes: dict[str, Any] = {}
+    for name, value in requested.items():
+        new = value.model_dump() if hasattr(value, "model_dump") else value
+        if new != current[name]:
+            changes[name] = new
+    return changes
+
+
+async def update_task(
+    work: UnitOfWork,
+    user_id: UUID,
+    task_id: UUID,
+    patch: TaskPatch,
+    expected: frozenset[int] | None = None,
+) -> Task:
+    task = await _lock_task(work, user_id, task_id, expected)
+    return await _apply(work, user_id, task, patch.changes())
+
+
+async def complete_task(
+    work: UnitOfWork, user_id: UUID, task_id: UUID, expected: frozenset[int] | None = None
+) -> Task:
+    task = await _lock_task(work, user_id, task_id, expected)
+    return await _apply(work, user_id, task, {"status": "completed"})
+
+
+async def reopen_task(
+    work: UnitOfWork, user_id: UUID, task_id: UUID, expected: frozenset[int] | None = None
+) -> Task:
+    task = await _lock_task(work, user_id, task_id, expected)
+    if task.status != "completed":
+        return task
+    return await _apply(work, user_id, task, {"status": "pending"})
+
+
+async def _apply(work: UnitOfWork, user_id: UUID, task: Task, requested: dict[str, Any]) -> Task:
+    """Write the changes that differ, bump the version, and announce them.
+
+    A change to nothing writes nothing: no new version and no event, so repeating a
+    request (completing a completed task) is harmless.
+    """
+    changes = _effective_changes(task, requested)
+    if not changes:
+        return task
+    completing = changes.get("status") == "completed"
+    if "status" in changes:
+        changes["completed_at"] = work.now if completing else None
+    assignments = [
+        f"{name} = ${i}::{_PATCHABLE[name]}" for i, name in enumerate(changes, start=3)
+    ]
+    row = await work.conn.fetchrow(
+        f"""
+        update tasks set {", ".join(assignments)}, version = version + 1, updated_at = $2
+        where id = $1
+        returning {COLUMNS}
+        """,
+        task.id,
+        work.now,
+        *changes.values(),
+    )
+    updated = task_from_row(row)
+    previous = task.model_dump(mode="json")
+    await work.emit(
+        user_id,
+        events.TASK_COMPLETED if completing else events.TASK_UPDATED,
+        str(task.id),
+        {
+            "task": task_json(updated),
+            "changed": sorted(changes),
+            "previous": {name: previous[name] for name in sorted(changes)},
+        },
+    )
+    return updated
+
+
+async def delete_task(
+    work: UnitOfWork, user_id: UUID, task_id: UUID, expected: frozenset[int] | None = None
+) -> Task:
+    task = await _lock_task(work, user_id, task_id, expected)
+    await work.conn.execute("delete from tasks where id = $1", task.id)
+    await work.emit(user_id, events.TASK_DELETED, str(task.id), {"task": task_json(task)})
+    return task

@@ -1,0 +1,406 @@
+"""The HTTP side of a function: routes, body and query validation, auth, problems, metrics.
+
+A function declares its routes on a `FunctionApi` and hands every request to it:
+
+    api = FunctionApi("create_task")
+
+    @api.post("/api/tasks", permission="tasks:write", body=TaskCreate, status=201)
+    async def create(call: Call, body: TaskCreate) -> Response: ...
+
+    @functions_framework.aio.http
+    async def create_task(request: Request) -> Response:
+        return await api(request)
+
+Every function also answers GET /health, /ready and /metrics. Errors become RFC 7807
+problems in `todo.problems`; nothing a caller sends produces a 500.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import re
+import time
+import types
+import typing
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from cloudevents.http import CloudEvent
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import compile_path
+
+from todo import context, logs, metrics
+from todo.errors import (
+    BodyTooLarge,
+    FieldError,
+    Forbidden,
+    InvalidInput,
+    MalformedBody,
+    MethodNotAllowed,
+    NotAuthenticated,
+    RouteNotFound,
+    UnsupportedMediaType,
+)
+from todo.problems import problem_response
+from todo.runtime import runtime
+from todo.tokens import Principal, verify_token
+
+log = logging.getLogger("todo.http")
+
+Endpoint = Callable[..., Awaitable[Response]]
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+CLOUDEVENTS_JSON = "application/cloudevents+json"
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    endpoint: Endpoint
+    summary: str
+    permission: str | None = None
+    public: bool = False
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    cloudevent: str | None = None
+    # Request headers the route reads, documented in the OpenAPI document.
+    headers: tuple[str, ...] = ()
+    pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        pattern, _, _ = compile_path(self.path)
+        object.__setattr__(self, "pattern", pattern)
+
+
+class Call:
+    """One request on its way through a route: who asks, and the parts already validated."""
+
+    def __init__(
+        self,
+        request: Request,
+        route: Route,
+        path_params: dict[str, str],
+        principal: Principal | None,
+        event: CloudEvent | None,
+    ) -> None:
+        self.request = request
+        self.route = route
+        self.path_params = path_params
+        self.principal = principal
+        self.event = event
+
+    @property
+    def user(self) -> Principal:
+        if self.principal is None:
+            raise NotAuthenticated("this route needs a bearer token")
+        return self.principal
+
+    def path_uuid(self, name: str) -> UUID:
+        try:
+            return UUID(self.path_params[name])
+        except ValueError:
+            raise InvalidInput.single(name, "must be a UUID") from None
+
+    def header(self, name: str) -> str | None:
+        return self.request.headers.get(name)
+
+
+class FunctionApi:
+    def __init__(self, function: str) -> None:
+        self.function = function
+        self.routes: list[Route] = []
+        settings = runtime().settings
+        logs.configure_logging(settings.function_name, settings.log_level)
+
+    # Declaring routes -------------------------------------------------------------------
+
+    def route(self, method: str, path: str, **options: Any) -> Callable[[Endpoint], Endpoint]:
+        def register(endpoint: Endpoint) -> Endpoint:
+            self.routes.append(Route(method, path, endpoint, **options))
+            return endpoint
+
+        return register
+
+    def get(self, path: str, **options: Any) -> Callable[[Endpoint], Endpoint]:
+        return self.route("GET", path, **options)
+
+    def post(self, path: str, **options: Any) -> Callable[[Endpoint], Endpoint]:
+        return self.route("POST", path, **options)
+
+    def patch(self, path: str, **options: Any) -> Callable[[Endpoint], Endpoint]:
+        return self.route("PATCH", path, **options)
+
+    def delete(self, path: str, **options: Any) -> Callable[[Endpoint], Endpoint]:
+        return self.route("DELETE", path, **options)
+
+    # Serving ----------------------------------------------------------------------------
+
+    async def __call__(self, request: Request) -> Response:
+        started = time.perf_counter()
+        rid = _request_id(request)
+        tokens = (context.request_id.set(rid), context.function.set(self.function))
+        try:
+            return await self._answer(request, rid, started)
+        finally:
+            context.request_id.reset(tokens[0])
+            context.function.reset(tokens[1])
+
+    async def _answer(self, request: Request, rid: str, started: float) -> Response:
+        route_label = "unmatched"
+        try:
+            route, params = self._match(request.method, request.url.path)
+            route_label = route.path
+            response = await self._serve(request, route, params)
+        except Exception as exc:
+            response = problem_response(exc, instance=request.url.path)
+        elapsed = time.perf_counter() - started
+        response.headers["X-Request-Id"] = rid
+        method = request.method
+        metrics.http_requests.labels(self.function, route_label, method, response.status_code).inc()
+        metrics.http_request_duration.labels(self.function, route_label, method).observe(elapsed)
+        log.info(
+            "%s %s %s",
+            method,
+            request.url.path,
+            response.status_code,
+            extra={
+                "route": route_label,
+                "status": response.status_code,
+                "duration_ms": round(elapsed * 1000, 2),
+            },
+        )
+        return response
+
+    def _match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
+        allowed: list[str] = []
+        for route in [*self.routes, *_BUILTIN_ROUTES]:
+            match = route.pattern.match(path)
+            if match is None:
+                continue
+            if route.method == method or (method == "HEAD" and route.method == "GET"):
+                return route, match.groupdict()
+            allowed.append(route.method)
+        if allowed:
+            raise MethodNotAllowed(sorted(set(allowed)))
+        raise RouteNotFound(f"no route for {method} {path}")
+
+    async def _serve(self, request: Request, route: Route, params: dict[str, str]) -> Response:
+        limit = runtime().settings.max_body_bytes
+        event: CloudEvent | None = None
+        if route.cloudevent and is_cloudevent(request):
+            # The event names its user; read it before deciding who is calling.
+            event = parse_cloudevent(request, await read_body(request, limit), route.cloudevent)
+        principal = authenticate(request, route, event)
+        if route.permission:
+            principal_or_fail(principal).require(route.permission)
+        kwargs: dict[str, Any] = {}
+        if event is not None:
+            kwargs["body"] = validate(route.body, event.get_data()) if route.body else None
+        elif route.body is not None:
+            kwargs["body"] = validate(route.body, parse_json(request, await read_body(request, limit)))
+        if route.query is not None:
+            kwargs["query"] = validate_query(route.query, request)
+        return await route.endpoint(Call(request, route, params, principal, event), **kwargs)
+
+
+def principal_or_fail(principal: Principal | None) -> Principal:
+    if principal is None:
+        raise NotAuthenticated("this route needs a bearer token")
+    return principal
+
+
+def _request_id(request: Request) -> str:
+    for header in ("x-request-id", "function-execution-id"):
+        value = request.headers.get(header)
+        if value and _REQUEST_ID.match(value):
+            return value
+    return uuid.uuid4().hex
+
+
+# Authentication ---------------------------------------------------------------------------
+
+
+def authenticate(request: Request, route: Route, event: CloudEvent | None) -> Principal | None:
+    """The caller: a user's bearer token, or the Dapr sidecar delivering an event for a user."""
+    rt = runtime()
+    authorization = request.headers.get("authorization")
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise NotAuthenticated("use Authorization: Bearer <token>")
+        principal = verify_token(rt.settings, token.strip(), rt.clock.now())
+        if event is not None and event.get("userid") not in (None, str(principal.user_id)):
+            raise Forbidden("the event's userid is not the token's subject")
+        return principal
+    if event is not None and _is_sidecar(request):
+        return _service_principal(event, route)
+    if route.public:
+        return None
+    raise NotAuthenticated("missing bearer token")
+
+
+def _is_sidecar(request: Request) -> bool:
+    expected = runtime().settings.app_api_token
+    presented = request.headers.get("dapr-api-token")
+    return bool(expected and presented and hmac.compare_digest(expected, presented))
+
+
+def _service_principal(event: CloudEvent, route: Route) -> Principal:
+    try:
+        user_id = UUID(str(event.get("userid")))
+    except ValueError:
+        raise InvalidInput.single("userid", "the event needs a userid extension (a UUID)") from None
+    granted = frozenset({route.permission} if route.permission else ())
+    return Principal(user_id, frozenset({"service"}), granted, None)
+
+
+# Bodies -----------------------------------------------------------------------------------
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(f"the body is {declared} bytes; the limit is {limit}")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise BodyTooLarge(f"the body is over the {limit}-byte limit")
+    return bytes(body)
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def is_cloudevent(request: Request) -> bool:
+    return "ce-specversion" in request.headers or _media_type(request) == CLOUDEVENTS_JSON
+
+
+def parse_json(request: Request, raw: bytes) -> Any:
+    media = _media_type(request)
+    if media and media != "application/json" and not media.endswith("+json"):
+        raise UnsupportedMediaType(f"send Content-Type: application/json, not {media}")
+    if not raw.strip():
+        raise MalformedBody("body: expected a JSON object, got an empty body")
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedBody(f"body: invalid JSON ({exc})") from None
+
+
+def parse_cloudevent(request: Request, raw: bytes, expected_type: str) -> CloudEvent:
+    from cloudevents.exceptions import GenericException
+    from cloudevents.http import from_http
+
+    try:
+        event = from_http(dict(request.headers), raw)
+    except GenericException as exc:
+        raise MalformedBody(f"body: not a valid CloudEvent ({exc})") from None
+    if event["type"] != expected_type:
+        raise InvalidInput.single("type", f"expected a {expected_type} CloudEvent")
+    return event
+
+
+def validate(model: type[BaseModel], data: Any) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise invalid_input(exc) from None
+
+
+def invalid_input(exc: ValidationError) -> InvalidInput:
+    errors = []
+    for error in exc.errors(include_url=False, include_input=False):
+        location = ".".join(str(part) for part in error["loc"]) or "body"
+        errors.append(FieldError(location, error["msg"]))
+    return InvalidInput(errors)
+
+
+def validate_query(model: type[BaseModel], request: Request) -> Any:
+    values: dict[str, Any] = {}
+    repeated: list[FieldError] = []
+    for name in request.query_params:
+        given = request.query_params.getlist(name)
+        info = model.model_fields.get(name)
+        if info is not None and _is_list(info.annotation):
+            values[name] = given
+        elif len(given) > 1:
+            repeated.append(FieldError(name, "given more than once"))
+        else:
+            values[name] = given[0]
+    if repeated:
+        raise InvalidInput(repeated)
+    return validate(model, values)
+
+
+def _is_list(annotation: Any) -> bool:
+    if typing.get_origin(annotation) is list:
+        return True
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return any(_is_list(arg) for arg in typing.get_args(annotation))
+    return False
+
+
+# Responses --------------------------------------------------------------------------------
+
+
+def json_response(
+    payload: BaseModel | dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    content = payload.model_dump_json() if isinstance(payload, BaseModel) else json.dumps(payload)
+    return Response(content, status_code=status, media_type="application/json", headers=headers)
+
+
+def if_match(call: Call) -> frozenset[int] | None:
+    """Versions the If-Match header accepts; None when absent or `*`."""
+    header = call.header("if-match")
+    if header is None or header.strip() == "*":
+        return None
+    versions = set()
+    for tag in header.split(","):
+        tag = tag.strip()
+        if tag.startswith("W/"):
+            raise InvalidInput.single("If-Match", "weak entity tags never match; send the ETag as given")
+        tag = tag.strip('"')
+        if not tag.isdigit():
+            raise InvalidInput.single("If-Match", f"{tag!r} is not an ETag this API issued")
+        versions.add(int(tag))
+    return frozenset(versions)
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+# Built-in routes --------------------------------------------------------------------------
+
+
+async def _health(call: Call) -> Response:
+    return json_response({"status": "ok"})
+
+
+async def _ready(call: Call) -> Response:
+    await runtime().database.check()
+    return json_response({"status": "ready"})
+
+
+async def _metrics(call: Call) -> Response:
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+
+_BUILTIN_ROUTES = [
+    Route("GET", "/health", _health, "Process is up", public=True),
+    Route("GET", "/ready", _ready, "Database reachable", public=True),
+    Route("GET", "/metrics", _metrics, "Prometheus metrics", public=True),
+]
