@@ -23,11 +23,19 @@ from todo.db import Database
 from todo.dev import build_app
 from todo.migrations import migrate
 from todo.runtime import Runtime, configure
+from todo.runtime import runtime as current_runtime
 from todo.settings import Settings
 
 START = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
-JWT_SECRET = "tests-only-secret-0123456789abcdef0123456789abcdef"
+JWT_SECRET = "tests-only-secret-" + "0123456789abcdef" * 4
 PASSWORD = "correct horse battery staple"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A run in which no test passed is a failure, even if nothing failed."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if exitstatus == 0 and reporter is not None and not reporter.stats.get("passed"):
+        session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
 
 
 def with_database(url: str, name: str) -> str:
@@ -105,9 +113,11 @@ async def rt(
     """A clean database and a runtime wired to it, the manual clock and the local bus."""
     async with database.transaction() as conn:
         await conn.execute(f"truncate {', '.join(table_names)} cascade")
-    runtime = configure(settings, clock=clock, database=database, publisher=LocalBus(database, clock))
+    runtime = configure(settings, clock=clock, database=database, publisher=LocalBus())
     yield runtime
-    await runtime.publisher.close()
+    # A test may have wired its own runtime on top; stop both publishers.
+    for wired in {id(runtime): runtime, id(current_runtime()): current_runtime()}.values():
+        await wired.outgoing.close()
 
 
 @pytest.fixture(scope="session")

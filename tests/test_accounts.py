@@ -29,7 +29,9 @@ async def test_register_returns_the_user_and_a_working_token(client: httpx.Async
     assert body["user"]["permissions"] == ["tasks:read", "tasks:write"]
     assert response.headers["location"] == "/api/auth/me"
 
-    me = await client.get("/api/auth/me", headers={"authorization": f"Bearer {body['access_token']}"})
+    me = await client.get(
+        "/api/auth/me", headers={"authorization": f"Bearer {body['access_token']}"}
+    )
     assert me.status_code == 200
     assert me.json() == body["user"]
 
@@ -67,12 +69,18 @@ async def test_register_names_the_invalid_field(
 async def test_login_gives_a_token_for_the_right_password_only(
     client: httpx.AsyncClient, alice: Account
 ) -> None:
-    ok = await client.post("/api/auth/login", json={"email": "alice@EXAMPLE.com", "password": PASSWORD})
+    ok = await client.post(
+        "/api/auth/login", json={"email": "alice@EXAMPLE.com", "password": PASSWORD}
+    )
     assert ok.status_code == 200
     assert set(ok.json()) == {"access_token", "token_type", "expires_in"}
 
-    wrong = await client.post("/api/auth/login", json={"email": alice.email, "password": "nope-nope"})
-    unknown = await client.post("/api/auth/login", json={"email": "who@example.com", "password": "x"})
+    wrong = await client.post(
+        "/api/auth/login", json={"email": alice.email, "password": "nope-nope"}
+    )
+    unknown = await client.post(
+        "/api/auth/login", json={"email": "who@example.com", "password": "x"}
+    )
     assert wrong.status_code == unknown.status_code == 401
     # The same answer either way: nothing says whether the account exists.
     assert wrong.json()["detail"] == unknown.json()["detail"]
@@ -112,7 +120,9 @@ async def test_patch_me_changes_the_time_zone(client: httpx.AsyncClient, alice: 
     )
     assert response.status_code == 200
     assert response.json()["timezone"] == "America/New_York"
-    bad = await client.patch("/api/auth/me", json={"timezone": "Nowhere/City"}, headers=alice.headers)
+    bad = await client.patch(
+        "/api/auth/me", json={"timezone": "Nowhere/City"}, headers=alice.headers
+    )
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["field"] == "timezone"
     me = await client.get("/api/auth/me", headers=alice.headers)
@@ -134,23 +144,39 @@ def _claims(rt: Runtime, account: Account, **changes: Any) -> dict[str, Any]:
     return {k: v for k, v in claims.items() if v is not None}
 
 
-def _sign(rt: Runtime, claims: dict[str, Any], key: str | None = None, algorithm: str = "HS256") -> str:
+def _sign(
+    rt: Runtime, claims: dict[str, Any], key: str | None = None, algorithm: str = "HS256"
+) -> str:
     return jwt.encode(claims, key or rt.settings.jwt_secret or "", algorithm=algorithm)
 
 
 @pytest.mark.parametrize(
     "make_token",
     [
-        pytest.param(lambda rt, a: _sign(rt, _claims(rt, a), key="another-secret-of-enough-length!!"), id="bad-signature"),
-        pytest.param(lambda rt, a: _sign(rt, _claims(rt, a), algorithm="HS512"), id="algorithm-not-allowed"),
-        pytest.param(lambda rt, a: jwt.encode(_claims(rt, a), None, algorithm="none"), id="alg-none"),
-        pytest.param(lambda rt, a: _sign(rt, _claims(rt, a, aud="someone-else")), id="wrong-audience"),
-        pytest.param(lambda rt, a: _sign(rt, _claims(rt, a, iss="someone-else")), id="wrong-issuer"),
+        pytest.param(
+            lambda rt, a: _sign(rt, _claims(rt, a), key="another-secret-of-enough-length!!"),
+            id="bad-signature",
+        ),
+        pytest.param(
+            lambda rt, a: _sign(rt, _claims(rt, a), algorithm="HS512"), id="algorithm-not-allowed"
+        ),
+        pytest.param(
+            lambda rt, a: jwt.encode(_claims(rt, a), None, algorithm="none"), id="alg-none"
+        ),
+        pytest.param(
+            lambda rt, a: _sign(rt, _claims(rt, a, aud="someone-else")), id="wrong-audience"
+        ),
+        pytest.param(
+            lambda rt, a: _sign(rt, _claims(rt, a, iss="someone-else")), id="wrong-issuer"
+        ),
         pytest.param(lambda rt, a: _sign(rt, _claims(rt, a, exp=None)), id="no-exp"),
         pytest.param(lambda rt, a: _sign(rt, _claims(rt, a, iat=None)), id="no-iat"),
         pytest.param(lambda rt, a: _sign(rt, _claims(rt, a, sub=None)), id="no-sub"),
         pytest.param(lambda rt, a: _sign(rt, _claims(rt, a, sub="not-a-uuid")), id="sub-not-uuid"),
-        pytest.param(lambda rt, a: _sign(rt, _claims(rt, a, permissions="tasks:write")), id="permissions-not-list"),
+        pytest.param(
+            lambda rt, a: _sign(rt, _claims(rt, a, permissions="tasks:write")),
+            id="permissions-not-list",
+        ),
         pytest.param(lambda rt, a: "not.a.jwt", id="garbage"),
     ],
 )
@@ -205,7 +231,9 @@ async def test_a_read_only_token_reads_but_cannot_write(
         assert response.json()["type"] == "/problems/forbidden"
 
 
-async def test_two_users_get_separate_accounts(make_user: MakeUser, client: httpx.AsyncClient) -> None:
+async def test_two_users_get_separate_accounts(
+    make_user: MakeUser, client: httpx.AsyncClient
+) -> None:
     one, two = await make_user(), await make_user()
     me_one = await client.get("/api/auth/me", headers=one.headers)
     me_two = await client.get("/api/auth/me", headers=two.headers)

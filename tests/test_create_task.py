@@ -55,7 +55,9 @@ async def test_create_returns_the_task_with_location_and_etag(
     assert fetched.json() == task
 
 
-async def test_defaults_and_a_task_created_completed(create_task: CreateTask, alice: Account) -> None:
+async def test_defaults_and_a_task_created_completed(
+    create_task: CreateTask, alice: Account
+) -> None:
     plain = await create_task(alice, title="x")
     assert (plain["status"], plain["priority"], plain["tags"], plain["metadata"]) == (
         "pending",
@@ -75,14 +77,21 @@ async def test_reminders_and_recurrence_are_accepted_and_stored(
         json={
             "title": "stand-up",
             "due_at": DUE,
-            "reminders": [{"before": "PT15M"}, {"remind_at": "2026-03-10T08:00:00Z", "message": "prep"}],
+            "reminders": [
+                {"before": "PT15M"},
+                {"remind_at": "2026-03-10T08:00:00Z", "message": "prep"},
+            ],
             "recurrence": {"rrule": "rrule:freq=weekly;byday=mo,we", "timezone": "Europe/Berlin"},
         },
         headers=alice.headers,
     )
     assert response.status_code == 201, response.text
     task = response.json()
-    assert task["recurrence"] == {"rrule": "FREQ=WEEKLY;BYDAY=MO,WE", "timezone": "Europe/Berlin", "mode": "due"}
+    assert task["recurrence"] == {
+        "rrule": "FREQ=WEEKLY;BYDAY=MO,WE",
+        "timezone": "Europe/Berlin",
+        "mode": "due",
+    }
     async with rt.database.transaction() as conn:
         rows = await conn.fetch("select remind_at, message from reminders order by remind_at")
     assert [(r["remind_at"].isoformat(), r["message"]) for r in rows] == [
@@ -91,9 +100,15 @@ async def test_reminders_and_recurrence_are_accepted_and_stored(
     ]
 
     shorthand = await client.post(
-        "/api/tasks", json={"title": "water plants", "due_at": DUE, "recurrence": "daily"}, headers=alice.headers
+        "/api/tasks",
+        json={"title": "water plants", "due_at": DUE, "recurrence": "daily"},
+        headers=alice.headers,
     )
-    assert shorthand.json()["recurrence"] == {"rrule": "FREQ=DAILY", "timezone": None, "mode": "due"}
+    assert shorthand.json()["recurrence"] == {
+        "rrule": "FREQ=DAILY",
+        "timezone": None,
+        "mode": "due",
+    }
 
 
 LONG = "x" * 256
@@ -115,14 +130,23 @@ INVALID_BODIES = [
     ({"title": "t", "metadata": {"blob": "z" * 17_000}}, "metadata"),
     ({"title": "t", "colour": "red"}, "colour"),
     ({"title": "t", "reminders": [{}]}, "reminders.0"),
-    ({"title": "t", "due_at": DUE, "reminders": [{"remind_at": DUE, "before": "PT5M"}]}, "reminders.0"),
+    (
+        {"title": "t", "due_at": DUE, "reminders": [{"remind_at": DUE, "before": "PT5M"}]},
+        "reminders.0",
+    ),
     ({"title": "t", "reminders": [{"before": "PT5M"}]}, "reminders.0.before"),
     ({"title": "t", "due_at": DUE, "reminders": [{"before": "-PT5M"}]}, "reminders.0.before"),
     ({"title": "t", "due_at": DUE, "reminders": [{"before": "soon"}]}, "reminders.0.before"),
     ({"title": "t", "recurrence": "yearly"}, "recurrence"),
     ({"title": "t", "recurrence": {"rrule": "FREQ=NEVER"}}, "recurrence.rrule"),
-    ({"title": "t", "recurrence": {"rrule": "FREQ=MONTHLY;BYMONTH=2;BYMONTHDAY=30"}}, "recurrence.rrule"),
-    ({"title": "t", "recurrence": {"rrule": "FREQ=DAILY", "timezone": "Mars/Base"}}, "recurrence.timezone"),
+    (
+        {"title": "t", "recurrence": {"rrule": "FREQ=MONTHLY;BYMONTH=2;BYMONTHDAY=30"}},
+        "recurrence.rrule",
+    ),
+    (
+        {"title": "t", "recurrence": {"rrule": "FREQ=DAILY", "timezone": "Mars/Base"}},
+        "recurrence.timezone",
+    ),
     ({"title": "t", "recurrence": {"rrule": "FREQ=DAILY", "mode": "sometimes"}}, "recurrence.mode"),
     ([{"title": "t"}], "body"),
     (None, "body"),
@@ -134,7 +158,9 @@ async def test_invalid_fields_are_422_naming_the_field_and_create_nothing(
     client: httpx.AsyncClient, alice: Account, rt: Runtime, body: Any, field: str
 ) -> None:
     response = await client.post(
-        "/api/tasks", content=json.dumps(body), headers={**alice.headers, "content-type": "application/json"}
+        "/api/tasks",
+        content=json.dumps(body),
+        headers={**alice.headers, "content-type": "application/json"},
     )
     assert response.status_code == 422, response.text
     problem = response.json()
@@ -155,7 +181,12 @@ async def test_invalid_fields_are_422_naming_the_field_and_create_nothing(
     ],
 )
 async def test_a_body_that_is_not_json_is_a_clear_4xx(
-    client: httpx.AsyncClient, alice: Account, content: bytes, content_type: str, status: int, kind: str
+    client: httpx.AsyncClient,
+    alice: Account,
+    content: bytes,
+    content_type: str,
+    status: int,
+    kind: str,
 ) -> None:
     response = await client.post(
         "/api/tasks", content=content, headers={**alice.headers, "content-type": content_type}
@@ -165,7 +196,9 @@ async def test_a_body_that_is_not_json_is_a_clear_4xx(
     assert "body" in response.json()["detail"] or status == 415
 
 
-async def test_a_body_over_one_mebibyte_is_413(client: httpx.AsyncClient, alice: Account, rt: Runtime) -> None:
+async def test_a_body_over_one_mebibyte_is_413(
+    client: httpx.AsyncClient, alice: Account, rt: Runtime
+) -> None:
     body = json.dumps({"title": "t", "description": "x" * (1024 * 1024)})
     response = await client.post(
         "/api/tasks", content=body, headers={**alice.headers, "content-type": "application/json"}
@@ -178,7 +211,9 @@ async def test_a_body_over_one_mebibyte_is_413(client: httpx.AsyncClient, alice:
             yield b"x" * 65536
 
     streamed = await client.post(
-        "/api/tasks", content=chunks(), headers={**alice.headers, "content-type": "application/json"}
+        "/api/tasks",
+        content=chunks(),
+        headers={**alice.headers, "content-type": "application/json"},
     )
     assert streamed.status_code == 413
     assert await count(rt, "tasks") == 0
@@ -208,7 +243,9 @@ async def test_idempotency_keys_are_per_user(
 ) -> None:
     for account in (alice, bob):
         response = await client.post(
-            "/api/tasks", json={"title": "same"}, headers={**account.headers, "idempotency-key": "k"}
+            "/api/tasks",
+            json={"title": "same"},
+            headers={**account.headers, "idempotency-key": "k"},
         )
         assert response.status_code == 201
         assert "idempotent-replayed" not in response.headers
@@ -292,7 +329,12 @@ async def test_cloudevent_problems_are_4xx(client: httpx.AsyncClient, alice: Acc
     assert response.json()["errors"][0]["field"] == "type"
 
     missing_id = {**alice.headers, "content-type": "application/cloudevents+json"}
-    broken = {"specversion": "1.0", "type": "todo.task.create", "source": "/x", "data": {"title": "t"}}
+    broken = {
+        "specversion": "1.0",
+        "type": "todo.task.create",
+        "source": "/x",
+        "data": {"title": "t"},
+    }
     response = await client.post("/api/tasks", content=json.dumps(broken), headers=missing_id)
     assert response.status_code == 400
     assert response.json()["type"] == "/problems/malformed-body"
@@ -320,7 +362,9 @@ async def test_the_sidecar_may_create_for_the_events_user_without_a_bearer_token
     headers = binary_event("dapr-1", {}, userid=str(alice.id))
     unauthenticated = await client.post("/api/tasks", content=body, headers=headers)
     assert unauthenticated.status_code == 401
-    forged = await client.post("/api/tasks", content=body, headers={**headers, "dapr-api-token": "guess"})
+    forged = await client.post(
+        "/api/tasks", content=body, headers={**headers, "dapr-api-token": "guess"}
+    )
     assert forged.status_code == 401
     from_sidecar = await client.post(
         "/api/tasks", content=body, headers={**headers, "dapr-api-token": "sidecar-secret"}

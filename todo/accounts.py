@@ -9,8 +9,9 @@ from uuid import UUID, uuid4
 import asyncpg
 
 from todo import passwords
+from todo.account_models import Register, User
+from todo.db import Connection
 from todo.errors import EmailTaken, LoginThrottled, NotAuthenticated, NotFound, TodoError
-from todo.schemas import Register, User
 from todo.settings import Settings
 
 DEFAULT_ROLES = ["user"]
@@ -20,7 +21,7 @@ MAX_LOCKOUT = timedelta(hours=1)
 _USER_COLUMNS = "id, email, timezone, roles, permissions, created_at"
 
 
-async def register(conn: asyncpg.Connection, form: Register, now: datetime) -> User:
+async def register(conn: Connection, form: Register, now: datetime) -> User:
     password_hash = await passwords.hash_password(form.password)
     try:
         row = await conn.fetchrow(
@@ -40,6 +41,7 @@ async def register(conn: asyncpg.Connection, form: Register, now: datetime) -> U
         )
     except asyncpg.UniqueViolationError as exc:
         raise EmailTaken("an account with this email exists") from exc
+    assert row is not None
     return User.model_validate(dict(row))
 
 
@@ -52,7 +54,7 @@ class LoginOutcome:
 
 
 async def check_login(
-    conn: asyncpg.Connection, email: str, password: str, now: datetime, settings: Settings
+    conn: Connection, email: str, password: str, now: datetime, settings: Settings
 ) -> LoginOutcome:
     row = await conn.fetchrow(
         f"""
@@ -88,20 +90,18 @@ def _lock_until(failures: int, now: datetime, settings: Settings) -> datetime | 
     over = failures - settings.login_max_failures
     if over < 0:
         return None
-    lockout = timedelta(seconds=settings.login_lockout_seconds) * (2 ** min(over, 16))
+    lockout = timedelta(seconds=settings.login_lockout_seconds) * (1 << min(over, 16))
     return now + min(lockout, MAX_LOCKOUT)
 
 
-async def get_user(conn: asyncpg.Connection, user_id: UUID) -> User:
+async def get_user(conn: Connection, user_id: UUID) -> User:
     row = await conn.fetchrow(f"select {_USER_COLUMNS} from users where id = $1", user_id)
     if row is None:
         raise NotFound("the account no longer exists")
     return User.model_validate(dict(row))
 
 
-async def set_timezone(
-    conn: asyncpg.Connection, user_id: UUID, timezone: str, now: datetime
-) -> User:
+async def set_timezone(conn: Connection, user_id: UUID, timezone: str, now: datetime) -> User:
     row = await conn.fetchrow(
         f"""
         update users set timezone = $2, updated_at = $3 where id = $1

@@ -6,11 +6,11 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from todo.settings import Settings
 
@@ -41,6 +41,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     from todo.db import Database
     from todo.migrations import migrate
     from todo.runtime import configure
+    from todo.tokens import check_config
 
     settings = Settings.from_env()
     with _database(settings) as (url, description):
@@ -49,10 +50,12 @@ def cmd_dev(args: argparse.Namespace) -> int:
             jwt_secret=settings.jwt_secret or dev.dev_secret(settings.data_dir),
             function_name="todo-dev",
         )
+        try:
+            check_config(settings)
+        except RuntimeError as exc:
+            raise SystemExit(f"todo dev: {exc}") from None
         asyncio.run(migrate(url))
-        database = Database(settings)
-        clock = SystemClock()
-        configure(settings, clock=clock, database=database, publisher=LocalBus(database, clock))
+        configure(settings, clock=SystemClock(), database=Database(settings), publisher=LocalBus())
         app = dev.build_app()
         base = f"http://{args.host}:{args.port}"
         print(dev.banner(base, description), flush=True)
@@ -65,7 +68,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
     with _database(Settings.from_env()) as (url, description):
         applied = asyncio.run(migrate(url))
-    print(f"applied {len(applied)} migration(s) to {description}: {', '.join(applied) or 'none pending'}")
+    names = ", ".join(applied) or "none pending"
+    print(f"applied {len(applied)} migration(s) to {description}: {names}")
     return 0
 
 

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
 
 from todo.errors import DatabaseUnavailable
 from todo.settings import Settings
 
-Connection = asyncpg.Connection
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+    # What operations receive: a pooled connection, or a plain one (migrations, scripts).
+    Connection: TypeAlias = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
+else:
+    Connection = asyncpg.Connection
 
 # What a lost or unreachable server looks like from asyncpg. Anything here answers 503,
 # never 500, and the next request gets a fresh connection.
@@ -29,14 +36,31 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+# On a pooled connection that sat idle, these mean the server cut it: drop it, take another.
+# InternalClientError ("another operation is in progress") is how asyncpg reports a
+# connection whose termination notice arrived while it was idle.
+DEAD_CONNECTION: tuple[type[BaseException], ...] = (*CONNECTION_ERRORS, asyncpg.InternalClientError)
+
+
 async def _init_connection(conn: Connection) -> None:
     await conn.set_type_codec(
         "jsonb", schema="pg_catalog", encoder=_dump_json, decoder=json.loads, format="text"
     )
 
 
+async def _keep_session(conn: Connection) -> None:
+    """Skip asyncpg's reset on release (a round trip per request): the functions leave no
+    session state behind (no SET, LISTEN, advisory locks or cursors on pooled connections)."""
+
+
 def _dump_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+async def _release(pool: asyncpg.Pool, conn: PoolConnectionProxy[asyncpg.Record]) -> None:
+    # A connection that died mid-operation may already be detached from the pool.
+    with contextlib.suppress(asyncpg.InterfaceError):
+        await pool.release(conn)
 
 
 class Database:
@@ -46,6 +70,10 @@ class Database:
         self._settings = settings
         self._pool: asyncpg.Pool | None = None
         self._creating: asyncio.Lock | None = None
+
+    @property
+    def pool_created(self) -> bool:
+        return self._pool is not None
 
     @property
     def url(self) -> str:
@@ -70,6 +98,7 @@ class Database:
                         command_timeout=s.db_command_timeout,
                         statement_cache_size=s.db_statement_cache_size,
                         init=_init_connection,
+                        reset=_keep_session,
                     )
                 except CONNECTION_ERRORS as exc:
                     raise DatabaseUnavailable(str(exc)) from exc
@@ -97,9 +126,9 @@ class Database:
         except CONNECTION_ERRORS as exc:
             raise DatabaseUnavailable(str(exc)) from exc
         finally:
-            await pool.release(conn)
+            await _release(pool, conn)
 
-    async def _begin(self, pool: asyncpg.Pool) -> tuple[Connection, Any]:
+    async def _begin(self, pool: asyncpg.Pool) -> tuple[PoolConnectionProxy[asyncpg.Record], Any]:
         last_error: BaseException | None = None
         for _ in range(self._settings.db_pool_max + 1):
             try:
@@ -110,26 +139,41 @@ class Database:
             try:
                 await tx.start()
                 return conn, tx
-            except CONNECTION_ERRORS as exc:
+            except DEAD_CONNECTION as exc:
                 last_error = exc
-                conn.terminate()
-                await pool.release(conn)
+                with contextlib.suppress(asyncpg.InterfaceError):
+                    conn.terminate()
+                await _release(pool, conn)
             except BaseException:
-                # Cancelled while starting: hand the connection back before going.
-                await pool.release(conn)
+                await _release(pool, conn)
                 raise
         raise DatabaseUnavailable(str(last_error)) from last_error
+
+    async def execute_idempotent(self, query: str, *args: object) -> None:
+        """Run one statement on its own (one round trip, no BEGIN/COMMIT).
+
+        It must be safe to run twice: a dead connection is replaced and the statement
+        sent again, and the first attempt may have reached the server.
+        """
+        pool = await self.pool()
+        for attempt in range(2):
+            try:
+                await pool.execute(query, *args)
+                return
+            except DEAD_CONNECTION as exc:
+                if attempt == 1:
+                    raise DatabaseUnavailable(str(exc)) from exc
 
     async def check(self) -> None:
         """Raise DatabaseUnavailable unless a query round-trips."""
         async with self.transaction() as conn:
             await conn.fetchval("select 1")
 
-    async def close(self, timeout: float = 10.0) -> None:
-        """Close gracefully; connections still busy after `timeout` seconds are cut."""
+    async def close(self) -> None:
+        """Close gracefully; connections still busy after ten seconds are cut."""
         if self._pool is not None:
             pool, self._pool = self._pool, None
             try:
-                await asyncio.wait_for(pool.close(), timeout)
+                await asyncio.wait_for(pool.close(), 10.0)
             except TimeoutError:
                 pool.terminate()

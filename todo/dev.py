@@ -46,7 +46,11 @@ class FunctionRouter:
             # Every function serves these; any one answers for the process.
             await self.mounted[0][1](scope, receive, send)
             return
-        error = MethodNotAllowed(sorted(allowed)) if allowed else RouteNotFound(f"no route for {method} {path}")
+        error = (
+            MethodNotAllowed(sorted(allowed))
+            if allowed
+            else RouteNotFound(f"no route for {method} {path}")
+        )
         await problem_response(error, instance=path)(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -84,7 +88,7 @@ def dev_secret(data_dir: Path) -> str:
 def banner(url: str, database: str) -> str:
     register = (
         f"curl -s -X POST {url}/api/auth/register -H 'content-type: application/json' "
-        "-d '{\"email\": \"you@example.com\", \"password\": \"a long passphrase\"}'"
+        '-d \'{"email": "you@example.com", "password": "a long passphrase"}\''
     )
     lines: list[Any] = [
         f"todo dev is serving every function at {url}",
@@ -92,7 +96,7 @@ def banner(url: str, database: str) -> str:
         f"  OpenAPI:   {url}/api/openapi.json",
         f"  register:  {register}",
         "             (the answer holds access_token; send it as 'authorization: Bearer <token>')",
-        f"  tasks:     curl -s {url}/api/tasks -H \"authorization: Bearer $TOKEN\"",
+        f'  tasks:     curl -s {url}/api/tasks -H "authorization: Bearer $TOKEN"',
         "Ctrl-C stops it; data is kept for the next start.",
     ]
     return "\n".join(lines)

@@ -12,9 +12,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import asyncpg
 from pydantic import BaseModel
 
+from todo.db import Connection
 from todo.errors import IdempotencyKeyReused, InvalidInput
 
 MAX_KEY_LENGTH = 255
@@ -31,7 +31,7 @@ def request_hash(request: BaseModel) -> str:
 
 
 async def claim(
-    conn: asyncpg.Connection, user_id: UUID, key: str, fingerprint: str, now: datetime
+    conn: Connection, user_id: UUID, key: str, fingerprint: str, now: datetime
 ) -> dict[str, Any] | None:
     """Claim `key` for this request, or return the stored response of the earlier one."""
     claimed = await conn.fetchval(
@@ -53,6 +53,7 @@ async def claim(
         user_id,
         key,
     )
+    assert row is not None  # the conflicting row exists: it made the insert do nothing
     if row["request_hash"] != fingerprint:
         raise IdempotencyKeyReused("this key was used for a different request")
     response: dict[str, Any] = row["response"]
@@ -60,7 +61,7 @@ async def claim(
 
 
 async def record(
-    conn: asyncpg.Connection, user_id: UUID, key: str, status: int, response: dict[str, Any]
+    conn: Connection, user_id: UUID, key: str, status: int, response: dict[str, Any]
 ) -> None:
     await conn.execute(
         "update idempotency_keys set status = $3, response = $4 where user_id = $1 and key = $2",

@@ -1,4 +1,4 @@
-"""JSON-lines logging with the request id of the request being served."""
+"""JSON-lines logging that carries the request id and function of the request being served."""
 
 from __future__ import annotations
 
@@ -6,11 +6,29 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+from typing import Any
 
 from todo import context
 
 # Record attributes that are not extras, and uvicorn's coloured duplicate of the message.
 _RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
+_installed = False
+
+
+def _with_context(factory: Any) -> Any:
+    """Stamp each record with the request id and function when it is made."""
+
+    def make(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record: logging.LogRecord = factory(*args, **kwargs)
+        rid = context.request_id.get()
+        if rid:
+            record.request_id = rid
+        function = context.function.get()
+        if function:
+            record.function = function
+        return record
+
+    return make
 
 
 class JsonFormatter(logging.Formatter):
@@ -23,12 +41,9 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "function": context.function.get() or self.default_function,
+            "function": self.default_function,
             "message": record.getMessage(),
         }
-        rid = context.request_id.get()
-        if rid:
-            entry["request_id"] = rid
         for key, value in record.__dict__.items():
             if key not in _RESERVED and not key.startswith("_"):
                 entry[key] = value
@@ -47,10 +62,15 @@ class StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 def configure_logging(default_function: str, level: str = "INFO") -> None:
     """Send every log record to stdout as one JSON object per line (idempotent)."""
+    global _installed
     root = logging.getLogger()
     root.setLevel(level.upper())
-    if any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
+    # httpx logs every request at INFO: one line per published event is noise.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    if _installed:
         return
+    _installed = True
+    logging.setLogRecordFactory(_with_context(logging.getLogRecordFactory()))
     handler = StdoutHandler()
     handler.setFormatter(JsonFormatter(default_function))
     root.handlers[:] = [handler]

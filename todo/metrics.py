@@ -1,47 +1,82 @@
-"""Prometheus metrics every function exports at /metrics."""
+"""Prometheus metrics every function exports at /metrics.
+
+prometheus_client takes tens of milliseconds to import, so the instruments are made on
+first use, and the functions record after their response has gone out: a cold start's
+first answer does not wait for them.
+"""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
-
-from prometheus_client import Counter, Histogram
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from todo import events as event_types
 from todo.events import Event
 
-http_requests = Counter(
-    "todo_http_requests",
-    "HTTP requests answered, by function, route template, method and status.",
-    ["function", "route", "method", "status"],
-)
-http_request_duration = Histogram(
-    "todo_http_request_duration_seconds",
-    "Time to answer an HTTP request, by function, route template and method.",
-    ["function", "route", "method"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
-)
-tasks_created = Counter("todo_tasks_created", "Tasks created.")
-tasks_completed = Counter("todo_tasks_completed", "Tasks completed.")
-tasks_deleted = Counter("todo_tasks_deleted", "Tasks deleted.")
-events_published = Counter(
-    "todo_events_published", "Events handed to the publisher and accepted.", ["topic"]
-)
-events_publish_failures = Counter(
-    "todo_events_publish_failures",
-    "Publish attempts that failed; the events stay in the outbox for the relay.",
-    ["topic"],
-)
+if TYPE_CHECKING:
+    from prometheus_client import Counter, Histogram
 
-_COUNTED = {
-    event_types.TASK_CREATED: tasks_created,
-    event_types.TASK_COMPLETED: tasks_completed,
-    event_types.TASK_DELETED: tasks_deleted,
-}
+
+@dataclass(frozen=True)
+class Instruments:
+    http_requests: Counter
+    http_request_duration: Histogram
+    tasks_created: Counter
+    tasks_completed: Counter
+    tasks_deleted: Counter
+    events_published: Counter
+    events_publish_failures: Counter
+
+
+@functools.cache
+def instruments() -> Instruments:
+    from prometheus_client import Counter, Histogram
+
+    return Instruments(
+        http_requests=Counter(
+            "todo_http_requests",
+            "HTTP requests answered, by function, route template, method and status.",
+            ["function", "route", "method", "status"],
+        ),
+        http_request_duration=Histogram(
+            "todo_http_request_duration_seconds",
+            "Time to answer an HTTP request, by function, route template and method.",
+            ["function", "route", "method"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+        ),
+        tasks_created=Counter("todo_tasks_created", "Tasks created."),
+        tasks_completed=Counter("todo_tasks_completed", "Tasks completed."),
+        tasks_deleted=Counter("todo_tasks_deleted", "Tasks deleted."),
+        events_published=Counter(
+            "todo_events_published", "Events handed to the bus and accepted.", ["topic"]
+        ),
+        events_publish_failures=Counter(
+            "todo_events_publish_failures",
+            "Events the bus did not take; they stay in the outbox for the relay.",
+            ["topic"],
+        ),
+    )
+
+
+def exposition() -> tuple[bytes, str]:
+    """The text format Prometheus scrapes, and its content type."""
+    from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+    instruments()  # a scrape before the first request still lists every metric
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
 
 def count_committed(committed: Iterable[Event]) -> None:
-    """Count the domain changes a committed unit of work announced."""
+    """Count the domain changes that committed units of work announced."""
+    m = instruments()
+    counters = {
+        event_types.TASK_CREATED: m.tasks_created,
+        event_types.TASK_COMPLETED: m.tasks_completed,
+        event_types.TASK_DELETED: m.tasks_deleted,
+    }
     for event in committed:
-        counter = _COUNTED.get(event.type)
+        counter = counters.get(event.type)
         if counter is not None:
             counter.inc()

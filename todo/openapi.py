@@ -32,7 +32,10 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     "description": "RFC 7807 problem details.",
     "required": ["type", "title", "status"],
     "properties": {
-        "type": {"type": "string", "description": "Stable identifier, such as /problems/not-found."},
+        "type": {
+            "type": "string",
+            "description": "Stable identifier, such as /problems/not-found.",
+        },
         "title": {"type": "string"},
         "status": {"type": "integer"},
         "detail": {"type": "string"},
@@ -76,7 +79,9 @@ def build(apis: Sequence[FunctionApi], version: str) -> dict[str, Any]:
         "paths": dict(sorted(paths.items())),
         "components": {
             "schemas": schemas,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
         },
     }
 
@@ -95,7 +100,9 @@ def _models(apis: Sequence[FunctionApi]) -> list[tuple[type[BaseModel], Any]]:
 def _problem(description: str) -> dict[str, Any]:
     return {
         "description": description,
-        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
     }
 
 
@@ -107,13 +114,24 @@ def _operation(function: str, route: Route, refs: dict[Any, Any]) -> dict[str, A
         "x-function": function,
     }
     parameters = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "format": "uuid"},
+        }
         for name in _PATH_PARAM.findall(route.path)
     ]
     if route.query is not None:
         parameters += _query_parameters(route.query)
     parameters += [
-        {"name": h, "in": "header", "required": False, "description": HEADER_PARAMETERS[h], "schema": {"type": "string"}}
+        {
+            "name": h,
+            "in": "header",
+            "required": False,
+            "description": HEADER_PARAMETERS[h],
+            "schema": {"type": "string"},
+        }
         for h in route.headers
     ]
     if parameters:

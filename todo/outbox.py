@@ -9,11 +9,12 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
+from todo.db import Connection, Database
 from todo.events import Event, topic_of
 
 # One round trip: take the owner's next sequence number (the counter row stays locked
 # until commit, which keeps each user's sequence gapless) and insert the event with it.
-_APPEND = """
+APPEND_EVENT = """
 with next_seq as (
     insert into event_sequences as s (user_id, last_seq) values ($2, 1)
     on conflict (user_id) do update set last_seq = s.last_seq + 1
@@ -26,7 +27,7 @@ returning seq
 
 
 async def append_event(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     user_id: UUID,
     type: str,
@@ -37,16 +38,17 @@ async def append_event(
 ) -> Event:
     event_id = uuid4()
     topic = topic_of(type)
-    seq = await conn.fetchval(_APPEND, event_id, user_id, type, source, subject, topic, data, now)
+    seq = await conn.fetchval(
+        APPEND_EVENT, event_id, user_id, type, source, subject, topic, data, now
+    )
     return Event(event_id, user_id, seq, type, source, subject, topic, data, now)
 
 
-async def mark_published(conn: asyncpg.Connection, ids: Sequence[UUID], now: datetime) -> None:
-    await conn.execute(
-        "update events set published_at = $2 where id = any($1) and published_at is null",
-        list(ids),
-        now,
-    )
+MARK_PUBLISHED = "update events set published_at = $2 where id = any($1) and published_at is null"
+
+
+async def mark_published(database: Database, ids: Sequence[UUID], now: datetime) -> None:
+    await database.execute_idempotent(MARK_PUBLISHED, list(ids), now)
 
 
 def event_from_row(row: asyncpg.Record) -> Event:
@@ -63,9 +65,7 @@ def event_from_row(row: asyncpg.Record) -> Event:
     )
 
 
-async def changes_since(
-    conn: asyncpg.Connection, user_id: UUID, since: int, limit: int
-) -> list[Event]:
+async def changes_since(conn: Connection, user_id: UUID, since: int, limit: int) -> list[Event]:
     """The user's events with a sequence above `since`, in order, at most `limit`."""
     rows = await conn.fetch(
         """

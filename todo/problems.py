@@ -51,7 +51,7 @@ def type_uri(slug: str) -> str:
 def kind_of(exc: BaseException) -> Kind:
     for cls in type(exc).__mro__:
         if cls in KINDS:
-            return KINDS[cls]  # type: ignore[index]
+            return KINDS[cls]
     return INTERNAL
 
 
@@ -59,9 +59,10 @@ def problem_response(exc: BaseException, instance: str | None = None) -> Respons
     kind = kind_of(exc)
     body: dict[str, Any] = {"type": type_uri(kind.slug), "title": kind.title, "status": kind.status}
     headers: dict[str, str] = {}
-    if isinstance(exc, errors.TodoError) and not isinstance(exc, errors.DatabaseUnavailable):
-        if exc.detail:
-            body["detail"] = exc.detail
+    # A database error's text is for the logs, not the caller.
+    public_detail = not isinstance(exc, errors.DatabaseUnavailable)
+    if isinstance(exc, errors.TodoError) and public_detail and exc.detail:
+        body["detail"] = exc.detail
     if instance:
         body["instance"] = instance
     if isinstance(exc, errors.InvalidInput):

@@ -1,21 +1,32 @@
-"""Handing committed events to the message bus.
+"""After commit: counting committed changes and handing their events to the message bus,
+from a background task, in commit order.
 
-A publisher returns the ids it has durably taken; only those are marked published.
-Anything else stays in the outbox and the relay sends it later, so a failure here
-delays an event and never loses it, and never fails the request that made it.
+A change commits its events to the outbox; `AfterCommit` then publishes them from a
+background task, so a request never waits on the bus: a slow or failing sidecar cannot
+delay or fail it, and a cold start does not pay for the HTTP client. A publisher returns
+the ids it has durably taken and only those are marked published. Whatever is not taken,
+or still queued when the process stops, stays in the outbox and the relay sends it: a
+failure delays an event, never loses it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Protocol
 from uuid import UUID
 
 from todo import metrics, outbox
+from todo.clock import Clock
+from todo.db import Database
 from todo.events import Event
 
 log = logging.getLogger(__name__)
+
+BATCH = 100
+MAX_QUEUED = 10_000
 
 
 class Publisher(Protocol):
@@ -36,26 +47,75 @@ class OutboxOnly:
         return None
 
 
-async def publish_committed(events: Sequence[Event]) -> None:
-    """Publish events whose transaction has committed; never raises."""
-    from todo.runtime import runtime
+class AfterCommit:
+    """One background task per process that publishes committed events in order."""
 
-    rt = runtime()
-    try:
-        taken = await rt.publisher.publish(events)
-    except Exception:
-        log.exception("publish failed; the relay will retry", extra={"events": len(events)})
-        taken = []
-    for event in events:
-        if event.id in taken:
-            metrics.events_published.labels(event.topic).inc()
-        else:
-            metrics.events_publish_failures.labels(event.topic).inc()
-    if not taken:
-        return
-    try:
-        async with rt.database.transaction() as conn:
-            await outbox.mark_published(conn, taken, rt.clock.now())
-    except Exception:
-        # The events went out; the relay will send them again and consumers drop repeats.
-        log.exception("could not mark events published", extra={"events": len(taken)})
+    def __init__(self, publisher: Publisher, database: Database, clock: Clock) -> None:
+        self.publisher = publisher
+        self._database = database
+        self._clock = clock
+        self._queue: asyncio.Queue[Event] | None = None
+        self._worker: asyncio.Task[None] | None = None
+
+    def submit(self, events: Sequence[Event]) -> None:
+        """Queue committed events; never blocks and never raises."""
+        queue = self._ensure_worker()
+        for event in events:
+            if queue.qsize() >= MAX_QUEUED:
+                # The bus is far behind; the relay will pick these up from the outbox.
+                metrics.count_committed([event])
+                metrics.instruments().events_publish_failures.labels(event.topic).inc()
+                continue
+            queue.put_nowait(event)
+
+    async def drain(self) -> None:
+        """Wait until everything submitted so far has been handled."""
+        if self._queue is not None:
+            await self._queue.join()
+
+    async def close(self, grace_seconds: float = 5.0) -> None:
+        """Publish what is queued (for at most `grace_seconds`), then stop."""
+        if self._worker is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.drain(), grace_seconds)
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+            self._worker = self._queue = None
+        await self.publisher.close()
+
+    def _ensure_worker(self) -> asyncio.Queue[Event]:
+        if self._queue is None or self._worker is None or self._worker.done():
+            self._queue = asyncio.Queue()
+            self._worker = asyncio.create_task(self._run(self._queue), name="publish-after-commit")
+        return self._queue
+
+    async def _run(self, queue: asyncio.Queue[Event]) -> None:
+        while True:
+            batch = [await queue.get()]
+            while len(batch) < BATCH and not queue.empty():
+                batch.append(queue.get_nowait())
+            try:
+                await self._publish(batch)
+            finally:
+                for _ in batch:
+                    queue.task_done()
+
+    async def _publish(self, batch: Sequence[Event]) -> None:
+        metrics.count_committed(batch)
+        try:
+            taken = set(await self.publisher.publish(batch))
+        except Exception:
+            log.exception("publish failed; the relay will retry", extra={"events": len(batch)})
+            taken = set()
+        m = metrics.instruments()
+        for event in batch:
+            counter = m.events_published if event.id in taken else m.events_publish_failures
+            counter.labels(event.topic).inc()
+        if not taken:
+            return
+        try:
+            await outbox.mark_published(self._database, list(taken), self._clock.now())
+        except Exception:
+            # The events went out; the relay will send them again and consumers drop repeats.
+            log.exception("could not mark events published", extra={"events": len(taken)})

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from dateutil.rrule import rrulestr
+if TYPE_CHECKING:
+    from dateutil.rrule import rrule
 
 SHORTHANDS = {"daily": "FREQ=DAILY", "weekly": "FREQ=WEEKLY", "monthly": "FREQ=MONTHLY"}
 # Properties that belong to the task, not the rule: the task's due time is the start.
@@ -14,6 +16,15 @@ _PROBE_START = datetime(2000, 1, 1, 9, 0)
 # The Gregorian calendar repeats every 400 years, so a rule that has no occurrence in
 # the last 400 years dateutil can represent has none at all.
 _LAST_CYCLE_START = datetime(9599, 1, 1)
+
+
+def parse_rule(rule: str, start: datetime) -> rrule:
+    # dateutil loads on first use: only tasks that repeat need it.
+    from dateutil.rrule import rrule, rrulestr
+
+    parsed = rrulestr(rule, dtstart=start, forceset=False)
+    assert isinstance(parsed, rrule)
+    return parsed
 
 
 def normalize_rule(text: str) -> str:
@@ -36,9 +47,11 @@ def normalize_rule(text: str) -> str:
     if "COUNT" in parts and "UNTIL" in parts:
         raise ValueError("rrule cannot have both COUNT and UNTIL")
     # dateutil wants a UTC UNTIL with an aware start and a floating one with a naive start.
-    start = _PROBE_START.replace(tzinfo=UTC) if parts.get("UNTIL", "").endswith("Z") else _PROBE_START
+    start = (
+        _PROBE_START.replace(tzinfo=UTC) if parts.get("UNTIL", "").endswith("Z") else _PROBE_START
+    )
     try:
-        parsed = rrulestr(rule, dtstart=start)
+        parse_rule(rule, start)
     except (ValueError, TypeError, KeyError, IndexError) as exc:
         raise ValueError(f"invalid rrule: {exc}") from exc
     if not _occurs_at_all(parts):
@@ -63,5 +76,5 @@ def _occurs_at_all(parts: dict[str, str]) -> bool:
     else:
         probe = {k: v for k, v in parts.items() if k.startswith("BY") or k == "WKST"}
         probe["FREQ"] = "YEARLY"
-    rule = rrulestr(";".join(f"{k}={v}" for k, v in probe.items()), dtstart=_LAST_CYCLE_START)
-    return rule.after(_LAST_CYCLE_START, inc=True) is not None  # type: ignore[no-untyped-call]
+    rule = parse_rule(";".join(f"{k}={v}" for k, v in probe.items()), _LAST_CYCLE_START)
+    return rule.after(_LAST_CYCLE_START, inc=True) is not None

@@ -7,11 +7,13 @@ from uuid import UUID, uuid4
 
 from todo import events
 from todo.errors import FieldError, InvalidInput
-from todo.schemas import ReminderSpec, Task
+from todo.task_models import ReminderSpec, Task
 from todo.unit_of_work import UnitOfWork
 
 
-def check_specs(specs: list[ReminderSpec], due_at: datetime | None, field: str = "reminders") -> None:
+def check_specs(
+    specs: list[ReminderSpec], due_at: datetime | None, field: str = "reminders"
+) -> None:
     """A reminder relative to the due time needs one."""
     errors = [
         FieldError(f"{field}.{i}.before", "needs the task to have a due_at")
@@ -27,7 +29,8 @@ async def schedule(work: UnitOfWork, user_id: UUID, task: Task, specs: list[Remi
         if spec.remind_at is not None:
             remind_at = spec.remind_at
         else:
-            assert task.due_at is not None and spec.before is not None
+            assert task.due_at is not None
+            assert spec.before is not None
             remind_at = task.due_at - spec.before
         reminder_id = uuid4()
         await work.conn.execute(

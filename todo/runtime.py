@@ -6,12 +6,12 @@ nothing. `todo dev` and the tests call `configure()` to wire their own parts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from todo.clock import Clock, SystemClock
 from todo.db import Database
-from todo.publishing import OutboxOnly, Publisher
+from todo.publishing import AfterCommit, OutboxOnly, Publisher
 from todo.settings import Settings
 
 
@@ -21,9 +21,13 @@ class Runtime:
     clock: Clock
     database: Database
     publisher: Publisher
+    outgoing: AfterCommit = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.outgoing = AfterCommit(self.publisher, self.database, self.clock)
 
     async def close(self) -> None:
-        await self.publisher.close()
+        await self.outgoing.close()
         await self.database.close()
 
 
@@ -41,13 +45,7 @@ def _default_publisher(settings: Settings) -> Publisher:
 def runtime() -> Runtime:
     global _current
     if _current is None:
-        settings = Settings.from_env()
-        _current = Runtime(
-            settings=settings,
-            clock=SystemClock(),
-            database=Database(settings),
-            publisher=_default_publisher(settings),
-        )
+        _current = configure(Settings.from_env())
     return _current
 
 
@@ -55,12 +53,10 @@ def configure(settings: Settings | None = None, **parts: Any) -> Runtime:
     """Replace the runtime. Parts not given are built from `settings` as usual."""
     global _current
     settings = settings or Settings.from_env()
-    _current = Runtime(
-        settings=settings,
-        clock=parts.pop("clock", None) or SystemClock(),
-        database=parts.pop("database", None) or Database(settings),
-        publisher=parts.pop("publisher", None) or _default_publisher(settings),
-    )
+    clock = parts.pop("clock", None) or SystemClock()
+    database = parts.pop("database", None) or Database(settings)
+    publisher = parts.pop("publisher", None) or _default_publisher(settings)
     if parts:
         raise TypeError(f"unknown runtime parts: {', '.join(parts)}")
+    _current = Runtime(settings, clock, database, publisher)
     return _current

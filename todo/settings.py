@@ -94,5 +94,7 @@ def _convert(name: str, annotation: Any, raw: str) -> Any:
         if kind.startswith("Path"):
             return Path(raw)
     except ValueError as exc:
-        raise ValueError(f"environment variable {name.upper()}={raw!r} is not a valid {kind}") from exc
+        raise ValueError(
+            f"environment variable {name.upper()}={raw!r} is not a valid {kind}"
+        ) from exc
     return raw

@@ -13,10 +13,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import asyncpg
-
 from todo.cursor import bad_cursor, decode_cursor, encode_cursor
-from todo.schemas import SearchHit, SearchPage, SearchQuery, TaskListQuery, TaskPage
+from todo.db import Connection
+from todo.query_models import SearchHit, SearchPage, SearchQuery, TaskListQuery, TaskPage
 from todo.tasks import COLUMNS, task_from_row
 
 
@@ -85,16 +84,20 @@ def text_query(q: str, params: Params) -> str:
     prefixable = match and q.count('"') % 2 == 0 and match[1].lower() != "or"
     if not match or not prefixable:
         return f"websearch_to_tsquery('english', {params.add(q)})"
-    head = params.add(q[: match.start(1)])
+    head_words = q[: match.start(1)].split()
+    joiner = "&&"
+    if head_words and head_words[-1].lower() == "or":
+        joiner, head_words = "||", head_words[:-1]
+    head = params.add(" ".join(head_words))
     word = params.add(match[1] + ":*")
     return (
-        f"(websearch_to_tsquery('english', {head}) && "
+        f"(websearch_to_tsquery('english', {head}) {joiner} "
         f"(to_tsquery('english', {word}) || to_tsquery('simple', {word})))"
     )
 
 
 async def list_tasks(
-    conn: asyncpg.Connection, user_id: UUID, query: TaskListQuery, now: datetime
+    conn: Connection, user_id: UUID, query: TaskListQuery, now: datetime
 ) -> TaskPage:
     params = Params(user_id)
     where = ["user_id = $1"]
@@ -166,9 +169,7 @@ def _after_cursor(key: SortKey, sort: str, cursor: str, params: Params) -> str:
     return f"({row_after} or {expr} is null)" if key.nullable else row_after
 
 
-async def search_tasks(
-    conn: asyncpg.Connection, user_id: UUID, query: SearchQuery
-) -> SearchPage:
+async def search_tasks(conn: Connection, user_id: UUID, query: SearchQuery) -> SearchPage:
     params = Params(user_id)
     tsquery = text_query(query.q, params)
     cursor_condition = "true"
@@ -180,7 +181,9 @@ async def search_tasks(
         except (KeyError, TypeError, ValueError):
             raise bad_cursor() from None
         rank_ref = params.add(rank, "real")
-        cursor_condition = f"(rank < {rank_ref} or (rank = {rank_ref} and id > {params.add(last_id, 'uuid')}))"
+        cursor_condition = (
+            f"(rank < {rank_ref} or (rank = {rank_ref} and id > {params.add(last_id, 'uuid')}))"
+        )
     rows = await conn.fetch(
         f"""
         with q as (select {tsquery} as query),
@@ -200,4 +203,6 @@ async def search_tasks(
     next_cursor = None
     if more:
         next_cursor = encode_cursor({"rank": page[-1]["rank"], "id": str(page[-1]["id"])})
-    return SearchPage(items=[SearchHit.model_validate(dict(r)) for r in page], next_cursor=next_cursor)
+    return SearchPage(
+        items=[SearchHit.model_validate(dict(r)) for r in page], next_cursor=next_cursor
+    )

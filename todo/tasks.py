@@ -13,14 +13,21 @@ from uuid import UUID, uuid4
 import asyncpg
 
 from todo import events, idempotency, reminders
+from todo.db import Connection
 from todo.errors import StaleVersion, TaskNotFound
-from todo.schemas import Task, TaskCreate, TaskPatch
+from todo.task_models import Task, TaskCreate, TaskPatch
 from todo.unit_of_work import UnitOfWork
 
 COLUMNS = (
     "id, title, description, status, priority, due_at, completed_at, tags, metadata, "
     "recurrence, version, created_at, updated_at"
 )
+INSERT_TASK = f"""
+insert into tasks (id, user_id, title, description, status, priority, due_at,
+                   completed_at, tags, metadata, recurrence, created_at, updated_at)
+values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
+returning {COLUMNS}
+"""
 # Columns a patch may set, each bound as a parameter of this SQL type.
 _PATCHABLE = {
     "title": "text",
@@ -65,12 +72,7 @@ async def create_task(
             return Created(Task.model_validate(stored), replayed=True)
     reminders.check_specs(spec.reminders, spec.due_at)
     row = await work.conn.fetchrow(
-        f"""
-        insert into tasks (id, user_id, title, description, status, priority, due_at,
-                           completed_at, tags, metadata, recurrence, created_at, updated_at)
-        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
-        returning {COLUMNS}
-        """,
+        INSERT_TASK,
         uuid4(),
         user_id,
         spec.title,
@@ -84,6 +86,7 @@ async def create_task(
         spec.recurrence.model_dump() if spec.recurrence else None,
         work.now,
     )
+    assert row is not None
     task = task_from_row(row)
     snapshot = task_json(task)
     await work.emit(user_id, events.TASK_CREATED, str(task.id), {"task": snapshot})
@@ -100,7 +103,7 @@ async def create_task(
     return Created(task, replayed=False)
 
 
-async def get_task(conn: asyncpg.Connection, user_id: UUID, task_id: UUID) -> Task:
+async def get_task(conn: Connection, user_id: UUID, task_id: UUID) -> Task:
     row = await conn.fetchrow(
         f"select {COLUMNS} from tasks where id = $1 and user_id = $2", task_id, user_id
     )
@@ -177,11 +180,9 @@ async def _apply(work: UnitOfWork, user_id: UUID, task: Task, requested: dict[st
     if not changes:
         return task
     completing = changes.get("status") == "completed"
-    if "status" in changes:
+    if "status" in changes and (completing or task.completed_at is not None):
         changes["completed_at"] = work.now if completing else None
-    assignments = [
-        f"{name} = ${i}::{_PATCHABLE[name]}" for i, name in enumerate(changes, start=3)
-    ]
+    assignments = [f"{name} = ${i}::{_PATCHABLE[name]}" for i, name in enumerate(changes, start=3)]
     row = await work.conn.fetchrow(
         f"""
         update tasks set {", ".join(assignments)}, version = version + 1, updated_at = $2
@@ -192,6 +193,7 @@ async def _apply(work: UnitOfWork, user_id: UUID, task: Task, requested: dict[st
         work.now,
         *changes.values(),
     )
+    assert row is not None
     updated = task_from_row(row)
     previous = task.model_dump(mode="json")
     await work.emit(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import jwt
@@ -29,9 +30,19 @@ class Principal:
             raise Forbidden(f"this token lacks the {permission} permission")
 
 
+MIN_SECRET_LENGTH = 32
+
+
+def check_config(settings: Settings) -> None:
+    """Raise RuntimeError saying what is wrong with the token settings, if anything."""
+    _secret(settings)
+
+
 def _secret(settings: Settings) -> str:
     if not settings.jwt_secret:
         raise RuntimeError("JWT_SECRET is not set")
+    if len(settings.jwt_secret) < MIN_SECRET_LENGTH:
+        raise RuntimeError(f"JWT_SECRET must be at least {MIN_SECRET_LENGTH} characters")
     if settings.jwt_algorithm not in ALLOWED_ALGORITHMS:
         raise RuntimeError(f"JWT_ALGORITHM must be one of {sorted(ALLOWED_ALGORITHMS)}")
     return settings.jwt_secret
@@ -56,8 +67,17 @@ def issue_token(
     return jwt.encode(claims, _secret(settings), algorithm=settings.jwt_algorithm)
 
 
-def verify_token(settings: Settings, token: str, now: datetime) -> Principal:
-    """Check signature, algorithm, issuer, audience and times; raise NotAuthenticated."""
+@dataclass(frozen=True)
+class _Verified:
+    principal: Principal
+    issued_at: datetime
+
+
+@functools.lru_cache(maxsize=4096)
+def _verify_signed(settings: Settings, token: str) -> _Verified:
+    """Signature, algorithm, issuer, audience and claim shapes: the same for every use of a
+    token, so checked once per token (a client sends the same one many times). Times
+    depend on the clock and are checked on every use."""
     try:
         claims = jwt.decode(
             token,
@@ -65,24 +85,33 @@ def verify_token(settings: Settings, token: str, now: datetime) -> Principal:
             algorithms=[settings.jwt_algorithm],
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
-            # Times are checked below against the injected clock, not the wall clock.
             options={"require": REQUIRED_CLAIMS, "verify_exp": False, "verify_iat": False},
         )
     except jwt.PyJWTError as exc:
         raise NotAuthenticated(f"invalid token: {exc}") from exc
     try:
-        expires_at = datetime.fromtimestamp(int(claims["exp"]), now.tzinfo)
-        issued_at = datetime.fromtimestamp(int(claims["iat"]), now.tzinfo)
-        user_id = UUID(str(claims["sub"]))
-        roles = frozenset(_strings(claims.get("roles", [])))
-        permissions = frozenset(_strings(claims.get("permissions", [])))
+        principal = Principal(
+            user_id=UUID(str(claims["sub"])),
+            roles=frozenset(_strings(claims.get("roles", []))),
+            permissions=frozenset(_strings(claims.get("permissions", []))),
+            expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+        )
+        issued_at = datetime.fromtimestamp(int(claims["iat"]), UTC)
     except (TypeError, ValueError, OverflowError) as exc:
         raise NotAuthenticated(f"invalid token claims: {exc}") from exc
+    return _Verified(principal, issued_at)
+
+
+def verify_token(settings: Settings, token: str, now: datetime) -> Principal:
+    """Check signature, algorithm, issuer, audience and times; raise NotAuthenticated."""
+    verified = _verify_signed(settings, token)
+    expires_at = verified.principal.expires_at
+    assert expires_at is not None
     if expires_at <= now - LEEWAY:
         raise NotAuthenticated("token expired")
-    if issued_at > now + LEEWAY:
+    if verified.issued_at > now + LEEWAY:
         raise NotAuthenticated("token issued in the future")
-    return Principal(user_id, roles, permissions, expires_at)
+    return verified.principal
 
 
 def _strings(value: object) -> list[str]:

@@ -9,17 +9,15 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import asyncpg
-
-from todo import context, metrics, outbox
+from todo import context, outbox
+from todo.db import Connection
 from todo.events import Event
-from todo.publishing import publish_committed
 from todo.runtime import runtime
 
 
 @dataclass
 class UnitOfWork:
-    conn: asyncpg.Connection
+    conn: Connection
     now: datetime
     source: str
     events: list[Event] = field(default_factory=list)
@@ -47,5 +45,4 @@ async def unit_of_work() -> AsyncIterator[UnitOfWork]:
         work = UnitOfWork(conn, rt.clock.now(), f"/functions/{function}")
         yield work
     if work.events:
-        metrics.count_committed(work.events)
-        await publish_committed(work.events)
+        rt.outgoing.submit(work.events)

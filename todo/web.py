@@ -31,8 +31,8 @@ from typing import Any
 from uuid import UUID
 
 from cloudevents.http import CloudEvent
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from pydantic import BaseModel, ValidationError
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import compile_path
@@ -51,7 +51,7 @@ from todo.errors import (
 )
 from todo.problems import problem_response
 from todo.runtime import runtime
-from todo.tokens import Principal, verify_token
+from todo.tokens import Principal, check_config, verify_token
 
 log = logging.getLogger("todo.http")
 
@@ -163,22 +163,13 @@ class FunctionApi:
             response = await self._serve(request, route, params)
         except Exception as exc:
             response = problem_response(exc, instance=request.url.path)
-        elapsed = time.perf_counter() - started
         response.headers["X-Request-Id"] = rid
-        method = request.method
-        metrics.http_requests.labels(self.function, route_label, method, response.status_code).inc()
-        metrics.http_request_duration.labels(self.function, route_label, method).observe(elapsed)
-        log.info(
-            "%s %s %s",
-            method,
-            request.url.path,
-            response.status_code,
-            extra={
-                "route": route_label,
-                "status": response.status_code,
-                "duration_ms": round(elapsed * 1000, 2),
-            },
-        )
+        observation = Observation(
+            self.function, request.method, request.url.path, route_label, response.status_code,
+            time.perf_counter() - started, rid,
+        )  # fmt: skip
+        # Metrics and the access log are written once the response has gone out.
+        response.background = BackgroundTask(observation.record)
         return response
 
     def _match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
@@ -207,10 +198,49 @@ class FunctionApi:
         if event is not None:
             kwargs["body"] = validate(route.body, event.get_data()) if route.body else None
         elif route.body is not None:
-            kwargs["body"] = validate(route.body, parse_json(request, await read_body(request, limit)))
+            kwargs["body"] = validate(
+                route.body, parse_json(request, await read_body(request, limit))
+            )
         if route.query is not None:
             kwargs["query"] = validate_query(route.query, request)
         return await route.endpoint(Call(request, route, params, principal, event), **kwargs)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One answered request, for the metrics and the access log."""
+
+    function: str
+    method: str
+    path: str
+    route: str
+    status: int
+    seconds: float
+    request_id: str
+
+    async def record(self) -> None:
+        # async, so Starlette runs it on the loop instead of in a thread.
+        try:
+            m = metrics.instruments()
+            m.http_requests.labels(self.function, self.route, self.method, self.status).inc()
+            m.http_request_duration.labels(self.function, self.route, self.method).observe(
+                self.seconds
+            )
+            log.info(
+                "%s %s %s",
+                self.method,
+                self.path,
+                self.status,
+                extra={
+                    "request_id": self.request_id,
+                    "function": self.function,
+                    "route": self.route,
+                    "status": self.status,
+                    "duration_ms": round(self.seconds * 1000, 2),
+                },
+            )
+        except Exception:  # the response is already sent; never fail after it
+            log.exception("could not record a request")
 
 
 def principal_or_fail(principal: Principal | None) -> Principal:
@@ -371,7 +401,9 @@ def if_match(call: Call) -> frozenset[int] | None:
     for tag in header.split(","):
         tag = tag.strip()
         if tag.startswith("W/"):
-            raise InvalidInput.single("If-Match", "weak entity tags never match; send the ETag as given")
+            raise InvalidInput.single(
+                "If-Match", "weak entity tags never match; send the ETag as given"
+            )
         tag = tag.strip('"')
         if not tag.isdigit():
             raise InvalidInput.single("If-Match", f"{tag!r} is not an ETag this API issued")
@@ -391,12 +423,17 @@ async def _health(call: Call) -> Response:
 
 
 async def _ready(call: Call) -> Response:
-    await runtime().database.check()
+    """Ready when configured and the database answers: a misconfigured revision never
+    receives traffic."""
+    rt = runtime()
+    check_config(rt.settings)
+    await rt.database.check()
     return json_response({"status": "ready"})
 
 
 async def _metrics(call: Call) -> Response:
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    body, content_type = metrics.exposition()
+    return Response(body, media_type=content_type)
 
 
 _BUILTIN_ROUTES = [

@@ -7,8 +7,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from todo import accounts
+from todo.account_models import AccessToken, Login, Register, Registered, User, UserPatch
 from todo.runtime import runtime
-from todo.schemas import AccessToken, Login, Register, Registered, User, UserPatch
 from todo.tokens import issue_token
 from todo.web import Call, FunctionApi, json_response
 

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from todo import idempotency, tasks
-from todo.schemas import Task, TaskCreate
+from todo.task_models import Task, TaskCreate
 from todo.unit_of_work import unit_of_work
 from todo.web import Call, FunctionApi, etag, json_response
 

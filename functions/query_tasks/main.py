@@ -7,16 +7,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from todo import openapi, outbox, task_queries, tasks
-from todo.runtime import runtime
-from todo.schemas import (
+from todo.query_models import (
     ChangeFeed,
     SearchPage,
     SearchQuery,
     SyncQuery,
-    Task,
     TaskListQuery,
     TaskPage,
 )
+from todo.runtime import runtime
+from todo.task_models import Task
 from todo.web import Call, FunctionApi, etag, json_response
 
 api = FunctionApi("query_tasks")

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from todo import tasks
-from todo.schemas import Task, TaskPatch
+from todo.task_models import Task, TaskPatch
 from todo.unit_of_work import unit_of_work
 from todo.web import Call, FunctionApi, etag, if_match, json_response
 
@@ -31,14 +31,18 @@ async def update(call: Call, body: TaskPatch) -> Response:
 @api.post("/api/tasks/{id}/complete", summary="Mark a task completed", **WRITE)
 async def complete(call: Call) -> Response:
     async with unit_of_work() as work:
-        task = await tasks.complete_task(work, call.user.user_id, call.path_uuid("id"), if_match(call))
+        task = await tasks.complete_task(
+            work, call.user.user_id, call.path_uuid("id"), if_match(call)
+        )
     return _task_response(task)
 
 
 @api.post("/api/tasks/{id}/reopen", summary="Reopen a completed task", **WRITE)
 async def reopen(call: Call) -> Response:
     async with unit_of_work() as work:
-        task = await tasks.reopen_task(work, call.user.user_id, call.path_uuid("id"), if_match(call))
+        task = await tasks.reopen_task(
+            work, call.user.user_id, call.path_uuid("id"), if_match(call)
+        )
     return _task_response(task)
 
 

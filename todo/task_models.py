@@ -1,24 +1,16 @@
-"""Request and response shapes of the task and account APIs, validated by pydantic.
-
-Inputs forbid unknown fields, so a typo (`titel`) is a 422 naming it instead of a silently
-dropped value.
-"""
+"""The task: what a create or a patch may say, and what the API answers with."""
 
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
     AwareDatetime,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     StringConstraints,
     field_validator,
@@ -26,32 +18,11 @@ from pydantic import (
 )
 
 from todo import recurrence
-
-Status = Literal["pending", "in_progress", "completed"]
-Priority = Literal["low", "medium", "high", "urgent"]
-Sort = Literal[
-    "due_at", "-due_at", "priority", "-priority", "created_at", "-created_at", "title", "-title"
-]
+from todo.models import Input, Output, Priority, Status, Tag, Timezone
 
 METADATA_MAX_BYTES = 16 * 1024
 MAX_TAGS = 20
 MAX_REMINDERS = 20
-
-
-class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Output(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-
-def check_timezone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown IANA time zone {name!r}") from exc
-    return name
 
 
 def _unique_tags(tags: list[str]) -> list[str]:
@@ -77,10 +48,8 @@ def _expand_shorthand(value: Any) -> Any:
     return value
 
 
-Timezone = Annotated[str, AfterValidator(check_timezone)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 Description = Annotated[str, StringConstraints(max_length=10_000)]
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=50)]
 Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(_unique_tags)]
 Metadata = Annotated[dict[str, Any], AfterValidator(_bounded_metadata)]
 Rule = Annotated[str, Field(max_length=500), AfterValidator(_rule)]
@@ -174,107 +143,3 @@ class Task(Output):
     version: int
     created_at: datetime
     updated_at: datetime
-
-
-class TaskPage(Output):
-    items: list[Task]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at the end.")
-
-
-class SearchHit(Task):
-    rank: float
-
-
-class SearchPage(Output):
-    items: list[SearchHit]
-    next_cursor: str | None
-
-
-class Limit(Input):
-    limit: int = Field(default=50, ge=1, le=200)
-    cursor: str | None = Field(default=None, max_length=1000)
-
-
-class TaskListQuery(Limit):
-    status: list[Status] = []
-    priority: list[Priority] = []
-    tag: list[Tag] = Field(default=[], description="Repeatable; a task must carry every tag.")
-    due_before: AwareDatetime | None = None
-    due_after: AwareDatetime | None = None
-    overdue: bool | None = Field(
-        default=None, description="true: due before now and not completed; false: the rest."
-    )
-    q: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
-    sort: Sort = "-created_at"
-
-
-class SearchQuery(Limit):
-    q: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] = Field(
-        description="Web search syntax: words, \"quoted phrases\", -excluded, or. "
-        "The last word also matches as a prefix."
-    )
-    limit: int = Field(default=20, ge=1, le=100)
-
-
-class SyncQuery(Input):
-    since: int = Field(default=0, ge=0, description="The last sequence number the client has.")
-    limit: int = Field(default=100, ge=1, le=1000)
-
-
-class ChangeFeed(Output):
-    events: list[dict[str, Any]] = Field(description="CloudEvents 1.0, in sequence order.")
-    last_seq: int = Field(description="Resume from here with ?since=.")
-    has_more: bool
-
-
-# Accounts ---------------------------------------------------------------------------------
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-def _email(value: str) -> str:
-    value = value.strip()
-    if not _EMAIL.match(value):
-        raise ValueError("not an email address")
-    return value
-
-
-Email = Annotated[str, StringConstraints(max_length=320), AfterValidator(_email)]
-
-
-class Register(Input):
-    email: Email
-    password: Annotated[str, StringConstraints(min_length=8, max_length=1024)]
-    timezone: Timezone = "UTC"
-
-
-class Login(Input):
-    email: Annotated[str, StringConstraints(min_length=1, max_length=320)]
-    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
-
-
-class UserPatch(Input):
-    timezone: Timezone
-
-
-class User(Output):
-    id: UUID
-    email: str
-    timezone: str
-    roles: list[str]
-    permissions: list[str]
-    created_at: datetime
-
-
-class AccessToken(Output):
-    access_token: str
-    token_type: Literal["Bearer"] = "Bearer"
-    expires_in: int = Field(description="Seconds until the token expires.")
-
-
-class Registered(AccessToken):
-    user: User
-
-
-class Health(Output):
-    status: str

@@ -1,0 +1,1 @@
+"""Benchmarks. Each prints what it measured beside its baseline and the ratio."""

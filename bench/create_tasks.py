@@ -1,0 +1,190 @@
+"""POST /api/tasks throughput and latency, against the same SQL done with bare asyncpg.
+
+The function runs as deployed: `functions-framework --asgi` (gunicorn with one uvicorn
+worker) against Postgres, so each request pays for HTTP, auth, validation and the
+transaction. The baseline runs the function's own SQL statements (imported, not copied)
+from one process with a pool of the same size and no HTTP at all. Target: the function
+reaches at least half the baseline's rate.
+
+A second run adds a stand-in sidecar answering Dapr's publish API, as in the cluster:
+each request then also publishes its event and marks it published. That line shows what
+publishing costs; the real sidecar is a Go process, the stand-in a small Python one.
+
+    python -m bench.create_tasks [--requests N] [--concurrency C]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import asyncpg
+import uvloop
+
+from bench.harness import (
+    JWT_SECRET,
+    ROOT,
+    RawHttpClient,
+    database,
+    fake_sidecar,
+    free_port,
+    make_users,
+    percentile,
+    start_function,
+    stop,
+    wait_until_serving,
+)
+from todo.db import _init_connection
+from todo.outbox import APPEND_EVENT
+from todo.settings import Settings
+from todo.tasks import INSERT_TASK
+
+POOL_SIZE = Settings().db_pool_max
+
+
+@dataclass
+class Result:
+    name: str
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.seconds
+
+    def line(self) -> str:
+        p50 = percentile(self.latencies, 50) * 1000
+        p99 = percentile(self.latencies, 99) * 1000
+        return f"{self.name:<46} {self.rate:8.0f} req/s   p50 {p50:6.1f} ms   p99 {p99:6.1f} ms"
+
+
+async def drive(
+    name: str, requests: int, concurrency: int, one: Callable[[int], Awaitable[None]]
+) -> Result:
+    """Run `requests` calls of `one(worker)` with `concurrency` workers; time each."""
+    latencies: list[float] = []
+    remaining = requests
+
+    async def worker(index: int) -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            started = time.perf_counter()
+            await one(index)
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*[worker(i) for i in range(concurrency)])
+    return Result(name, time.perf_counter() - started, latencies)
+
+
+async def bench_function(
+    name: str,
+    url: str,
+    users: list[tuple[uuid.UUID, str]],
+    args: argparse.Namespace,
+    env: dict[str, str],
+) -> Result:
+    port = free_port()
+    source = ROOT / "functions" / "create_task" / "main.py"
+    process = start_function(
+        "create_task", source, port, {"DATABASE_URL": url, "JWT_SECRET": JWT_SECRET, **env}
+    )
+    clients = [RawHttpClient(port) for _ in range(args.concurrency)]
+    body = json.dumps({"title": "benchmark task", "priority": "high", "tags": ["bench"]}).encode()
+
+    async def one(worker: int) -> None:
+        headers = {
+            "content-type": "application/json",
+            "authorization": f"Bearer {users[worker][1]}",
+        }
+        status, answer = await clients[worker].request("POST", "/api/tasks", body, headers)
+        if status != 201:
+            raise RuntimeError(f"{status}: {answer[:300]!r}")
+
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}/health")
+        await drive("warm-up", args.requests // 10, args.concurrency, one)
+        return await drive(name, args.requests, args.concurrency, one)
+    finally:
+        for client in clients:
+            await client.close()
+        stop(process)
+
+
+async def bench_bare_asyncpg(
+    url: str, users: list[tuple[uuid.UUID, str]], args: argparse.Namespace
+) -> Result:
+    """The create transaction alone: insert the task, append its event."""
+    pool = await asyncpg.create_pool(
+        url, min_size=POOL_SIZE, max_size=POOL_SIZE, init=_init_connection
+    )
+    try:
+
+        async def one(worker: int) -> None:
+            user_id = users[worker][0]
+            now = datetime.now(UTC)
+            task_id, event_id = uuid.uuid4(), uuid.uuid4()
+            async with pool.acquire() as conn, conn.transaction():
+                row = await conn.fetchrow(
+                    INSERT_TASK, task_id, user_id, "benchmark task", None, "pending", "high",
+                    None, None, ["bench"], {}, None, now,
+                )  # fmt: skip
+                await conn.fetchval(
+                    APPEND_EVENT, event_id, user_id, "todo.task.created", "/functions/create_task",
+                    str(task_id), "task.events", {"task": _plain(row)}, now,
+                )  # fmt: skip
+
+        await drive("warm-up", args.requests // 10, args.concurrency, one)
+        return await drive(
+            "bare asyncpg, same SQL (baseline)", args.requests, args.concurrency, one
+        )
+    finally:
+        await pool.close()
+
+
+def _plain(row: asyncpg.Record | None) -> dict[str, object]:
+    """The row as JSON-ready values, as any producer of the event must make it."""
+    simple = (str, int, float, bool, list, dict, type(None))
+    return {k: v if isinstance(v, simple) else str(v) for k, v in dict(row or {}).items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=4000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    args = parser.parse_args()
+    with database() as url:
+        users = asyncio.run(make_users(url, args.concurrency))
+        # asyncpg at its best: on uvloop, as the function's server runs too.
+        baseline = uvloop.run(bench_bare_asyncpg(url, users, args))
+        outbox_only = asyncio.run(
+            bench_function("create_task, events left for the relay", url, users, args, {})
+        )
+        with fake_sidecar() as sidecar_port:
+            publishing = asyncio.run(
+                bench_function(
+                    "create_task, publishing via a sidecar",
+                    url,
+                    users,
+                    args,
+                    {"DAPR_HTTP_PORT": str(sidecar_port)},
+                )
+            )
+    print(
+        f"create_tasks: {args.requests} requests, {args.concurrency} concurrent, {len(users)} users"
+    )
+    print(baseline.line())
+    print(f"{outbox_only.line()}   ratio {outbox_only.rate / baseline.rate:.2f} (target >= 0.50)")
+    ratio = publishing.rate / baseline.rate
+    print(f"{publishing.line()}   ratio {ratio:.2f} (publish cost, no target)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""Each function served the way Knative runs it: functions-framework loading main.py from
+its file (FUNCTION_SOURCE / FUNCTION_TARGET), not imported as a package module."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from functions_framework.aio import create_asgi_app
+
+import functions
+from tests.conftest import Account
+
+ROOT = Path(functions.__file__).parent
+
+
+@pytest.mark.parametrize("name", functions.HTTP_FUNCTIONS)
+async def test_each_function_loads_from_its_file_and_serves_health(rt: object, name: str) -> None:
+    app = create_asgi_app(target=name, source=str(ROOT / name / "main.py"))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://fn"
+    ) as client:
+        assert (await client.get("/health")).json() == {"status": "ok"}
+        assert (await client.get("/ready")).status_code == 200
+        assert (await client.get("/metrics")).status_code == 200
+
+
+async def test_a_deployed_function_serves_only_its_own_routes(rt: object, alice: Account) -> None:
+    create = create_asgi_app(target="create_task", source=str(ROOT / "create_task" / "main.py"))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create), base_url="http://fn"
+    ) as client:
+        created = await client.post("/api/tasks", json={"title": "direct"}, headers=alice.headers)
+        assert created.status_code == 201
+        # Listing belongs to query_tasks: this function knows only POST on /api/tasks.
+        listing = await client.get("/api/tasks", headers=alice.headers)
+        assert listing.status_code == 405
+        assert listing.headers["content-type"] == "application/problem+json"
+        assert (await client.get("/api/search?q=x", headers=alice.headers)).status_code == 404

@@ -1,0 +1,125 @@
+"""`todo dev` as a user runs it: a real process, a real port, Ctrl-C, and a restart."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import PASSWORD
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class DevProcess:
+    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "todo.cli", "dev", "--port", str(self.port)],
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                output = self.process.stdout.read() if self.process.stdout else ""
+                raise AssertionError(f"todo dev exited early:\n{output}")
+            try:
+                if httpx.get(f"{self.url}/ready", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError("todo dev did not become ready")
+
+    def interrupt(self) -> str:
+        """Press Ctrl-C and return everything it printed."""
+        self.process.send_signal(signal.SIGINT)
+        output, _ = self.process.communicate(timeout=60)
+        assert self.process.returncode == 0, output
+        return output
+
+
+@pytest.fixture
+def dev_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "JWT_SECRET")}
+    env["DATA_DIR"] = str(tmp_path / "data")
+    return env
+
+
+def test_dev_runs_on_embedded_postgres_stops_cleanly_and_keeps_data(
+    dev_env: dict[str, str], tmp_path: Path
+) -> None:
+    first = DevProcess(dev_env, tmp_path)
+    first.wait_ready()
+    registered = httpx.post(
+        f"{first.url}/api/auth/register", json={"email": "dev@example.com", "password": PASSWORD}
+    )
+    assert registered.status_code == 201
+    token = registered.json()["access_token"]
+    created = httpx.post(
+        f"{first.url}/api/tasks",
+        json={"title": "survive a restart"},
+        headers={"authorization": f"Bearer {token}"},
+    )
+    assert created.status_code == 201
+    assert httpx.get(f"{first.url}/api/openapi.json").status_code == 200
+    output = first.interrupt()
+    assert f"http://127.0.0.1:{first.port}" in output
+    assert "/api/auth/register" in output
+    assert "/api/openapi.json" in output
+
+    data = tmp_path / "data"
+    assert (data / "jwt-secret").exists()
+    assert not (data / "postgres" / "postmaster.pid").exists(), "embedded Postgres still running"
+
+    second = DevProcess(dev_env, tmp_path)
+    second.wait_ready()
+    # The same secret: the old token still works, and the task is still there.
+    listed = httpx.get(f"{second.url}/api/tasks", headers={"authorization": f"Bearer {token}"})
+    assert [t["title"] for t in listed.json()["items"]] == ["survive a restart"]
+    second.interrupt()
+
+
+def test_dev_uses_database_url_when_set(
+    dev_env: dict[str, str], database_url: str, tmp_path: Path
+) -> None:
+    dev = DevProcess(
+        {**dev_env, "DATABASE_URL": database_url, "JWT_SECRET": "given-secret-" + "x" * 32},
+        tmp_path,
+    )
+    dev.wait_ready()
+    registered = httpx.post(
+        f"{dev.url}/api/auth/register", json={"email": "url@example.com", "password": PASSWORD}
+    )
+    assert registered.status_code == 201
+    output = dev.interrupt()
+    assert "DATABASE_URL" in output
+
+
+def test_dev_refuses_a_short_jwt_secret(
+    dev_env: dict[str, str], database_url: str, tmp_path: Path
+) -> None:
+    dev = DevProcess({**dev_env, "DATABASE_URL": database_url, "JWT_SECRET": "short"}, tmp_path)
+    output, _ = dev.process.communicate(timeout=60)
+    assert dev.process.returncode != 0
+    assert "JWT_SECRET must be at least 32 characters" in output
+    assert not (tmp_path / "data" / "postgres").exists()

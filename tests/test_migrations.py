@@ -1,0 +1,94 @@
+"""`todo migrate`: in order, once each, recorded, one transaction per file, safe in parallel."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from tests.conftest import with_database
+from todo.migrations import MigrationError, load_migrations, migrate
+
+
+@pytest.fixture
+async def empty_database(server_url: str) -> AsyncIterator[str]:
+    name = f"todo_migrate_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(server_url)
+    await admin.execute(f'create database "{name}"')
+    try:
+        yield with_database(server_url, name)
+    finally:
+        await admin.execute(f'drop database "{name}" with (force)')
+        await admin.close()
+
+
+async def test_migrations_apply_in_order_once_each(empty_database: str) -> None:
+    first = await migrate(empty_database)
+    assert first == [m.version for m in load_migrations()]
+    assert first == sorted(first)
+    assert await migrate(empty_database) == []
+    conn = await asyncpg.connect(empty_database)
+    try:
+        recorded = [
+            r["version"]
+            for r in await conn.fetch("select version from schema_migrations order by version")
+        ]
+        tables = {
+            r["tablename"]
+            for r in await conn.fetch("select tablename from pg_tables where schemaname='public'")
+        }
+    finally:
+        await conn.close()
+    assert recorded == first
+    assert {
+        "users",
+        "tasks",
+        "events",
+        "event_sequences",
+        "idempotency_keys",
+        "reminders",
+    } <= tables
+
+
+async def test_two_processes_migrating_at_once_apply_each_file_once(empty_database: str) -> None:
+    results = await asyncio.gather(*[migrate(empty_database) for _ in range(4)])
+    applied = sorted(v for result in results for v in result)
+    assert applied == [m.version for m in load_migrations()]
+
+
+async def test_a_failing_file_rolls_back_alone(empty_database: str, tmp_path: Path) -> None:
+    (tmp_path / "001_good.sql").write_text("create table good (id int);")
+    (tmp_path / "002_bad.sql").write_text("create table half (id int); select no_such_function();")
+    with pytest.raises(asyncpg.UndefinedFunctionError):
+        await migrate(empty_database, tmp_path)
+    conn = await asyncpg.connect(empty_database)
+    try:
+        tables = {
+            r["tablename"]
+            for r in await conn.fetch("select tablename from pg_tables where schemaname='public'")
+        }
+        recorded = [r["version"] for r in await conn.fetch("select version from schema_migrations")]
+    finally:
+        await conn.close()
+    assert "good" in tables
+    assert "half" not in tables
+    assert recorded == ["001"]
+
+
+async def test_an_applied_file_that_changed_is_refused(empty_database: str, tmp_path: Path) -> None:
+    path = tmp_path / "001_one.sql"
+    path.write_text("create table one (id int);")
+    await migrate(empty_database, tmp_path)
+    path.write_text("create table one (id bigint);")
+    with pytest.raises(MigrationError, match="changed after it was applied"):
+        await migrate(empty_database, tmp_path)
+
+
+def test_badly_named_files_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "first.sql").write_text("select 1;")
+    with pytest.raises(MigrationError, match=r"NNN_name\.sql"):
+        load_migrations(tmp_path)

@@ -1,0 +1,209 @@
+"""The outbox and the Dapr publisher: every change's event is kept, published after commit,
+and a failing sidecar never fails the request or loses the event.
+
+The sidecar's HTTP API is mocked with respx, checked against Dapr's documented contract:
+POST /v1.0/publish/<pubsub>/<topic>, our CloudEvent as application/cloudevents+json,
+metadata as `metadata.<key>` query parameters, `dapr-api-token` when the sidecar wants one,
+and 204 for success.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+from uuid import UUID
+
+import httpx
+import pytest
+import respx
+
+from tests.conftest import Account
+from todo.dapr import DaprPublisher
+from todo.events import Event
+from todo.runtime import Runtime, configure
+
+SIDECAR = "http://127.0.0.1:3500"
+PUBLISH_TASK_EVENTS = f"{SIDECAR}/v1.0/publish/pubsub/task.events"
+
+
+@pytest.fixture
+async def dapr(rt: Runtime) -> AsyncIterator[Runtime]:
+    """The runtime publishing through a DaprPublisher to a mocked sidecar on port 3500."""
+    settings = rt.settings.with_changes(dapr_http_port=3500, dapr_api_token="sidecar-token")
+    wired = configure(
+        settings, clock=rt.clock, database=rt.database, publisher=DaprPublisher(settings)
+    )
+    yield wired
+    await wired.outgoing.close()
+
+
+async def outbox_rows(rt: Runtime) -> list[dict[str, Any]]:
+    async with rt.database.transaction() as conn:
+        rows = await conn.fetch("select id, type, seq, published_at from events order by seq")
+    return [dict(r) for r in rows]
+
+
+async def test_a_change_is_published_as_our_cloudevent_with_the_user_as_partition_key(
+    dapr: Runtime, client: httpx.AsyncClient, alice: Account
+) -> None:
+    with respx.mock() as mock:
+        route = mock.post(PUBLISH_TASK_EVENTS).mock(return_value=httpx.Response(204))
+        response = await client.post(
+            "/api/tasks", json={"title": "publish me"}, headers=alice.headers
+        )
+        await dapr.outgoing.drain()
+    assert response.status_code == 201
+
+    assert route.call_count == 1
+    request = route.calls.last.request
+    assert request.headers["content-type"] == "application/cloudevents+json"
+    assert request.headers["dapr-api-token"] == "sidecar-token"
+    assert request.url.params["metadata.partitionKey"] == str(alice.id)
+    event = json.loads(request.content)
+    rows = await outbox_rows(dapr)
+    assert event == {
+        "specversion": "1.0",
+        "id": str(rows[0]["id"]),
+        "type": "todo.task.created",
+        "source": "/functions/create_task",
+        "subject": response.json()["id"],
+        "time": "2026-03-02T09:30:00Z",
+        "datacontenttype": "application/json",
+        "userid": str(alice.id),
+        "sequence": 1,
+        "data": {"task": response.json()},
+    }
+    assert rows[0]["published_at"] is not None
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        pytest.param(httpx.Response(403, text="forbidden by pubsub scopes"), id="403"),
+        pytest.param(httpx.Response(404, text="no such pubsub"), id="404"),
+        pytest.param(httpx.Response(500, text="broker down"), id="500"),
+        pytest.param(httpx.ReadTimeout("sidecar too slow"), id="timeout"),
+        pytest.param(httpx.ConnectError("connection refused"), id="refused"),
+    ],
+)
+async def test_a_failing_sidecar_leaves_the_event_for_the_relay_and_the_request_succeeds(
+    dapr: Runtime, client: httpx.AsyncClient, alice: Account, failure: Any
+) -> None:
+    with respx.mock() as mock:
+        route = mock.post(PUBLISH_TASK_EVENTS)
+        if isinstance(failure, Exception):
+            route.mock(side_effect=failure)
+        else:
+            route.mock(return_value=failure)
+        response = await client.post("/api/tasks", json={"title": "kept"}, headers=alice.headers)
+        await dapr.outgoing.drain()
+    assert response.status_code == 201
+    rows = await outbox_rows(dapr)
+    assert [(r["type"], r["published_at"]) for r in rows] == [("todo.task.created", None)]
+    # The task itself committed.
+    fetched = await client.get(f"/api/tasks/{response.json()['id']}", headers=alice.headers)
+    assert fetched.status_code == 200
+
+
+async def test_publishing_stops_at_the_first_failure_to_keep_the_users_order(
+    dapr: Runtime, client: httpx.AsyncClient, alice: Account
+) -> None:
+    with respx.mock(assert_all_called=False) as mock:
+        tasks_route = mock.post(PUBLISH_TASK_EVENTS).mock(return_value=httpx.Response(204))
+        recurrence_route = mock.post(f"{SIDECAR}/v1.0/publish/pubsub/recurrence.events").mock(
+            return_value=httpx.Response(500)
+        )
+        reminders_route = mock.post(f"{SIDECAR}/v1.0/publish/pubsub/reminder.events").mock(
+            return_value=httpx.Response(204)
+        )
+        response = await client.post(
+            "/api/tasks",
+            json={
+                "title": "three events",
+                "due_at": "2026-03-03T10:00:00Z",
+                "recurrence": "daily",
+                "reminders": [{"before": "PT10M"}],
+            },
+            headers=alice.headers,
+        )
+        await dapr.outgoing.drain()
+    assert response.status_code == 201
+    rows = await outbox_rows(dapr)
+    assert [r["type"] for r in rows] == [
+        "todo.task.created",
+        "todo.recurrence.created",
+        "todo.reminder.scheduled",
+    ]
+    # The sidecar failed recurrence.created, so it and everything after it wait for the relay.
+    assert (tasks_route.call_count, recurrence_route.call_count, reminders_route.call_count) == (
+        1,
+        1,
+        0,
+    )
+    assert [r["published_at"] is not None for r in rows] == [True, False, False]
+
+
+class ExplodingPublisher:
+    """Stands for a process that dies between commit and publish."""
+
+    async def publish(self, events: Sequence[Event]) -> Sequence[UUID]:
+        raise RuntimeError("process killed")
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_a_crash_between_commit_and_publish_loses_no_event(
+    rt: Runtime, client: httpx.AsyncClient, alice: Account
+) -> None:
+    wired = configure(
+        rt.settings, clock=rt.clock, database=rt.database, publisher=ExplodingPublisher()
+    )
+    response = await client.post("/api/tasks", json={"title": "survives"}, headers=alice.headers)
+    await wired.outgoing.drain()
+    assert response.status_code == 201
+    rows = await outbox_rows(rt)
+    assert [(r["type"], r["published_at"]) for r in rows] == [("todo.task.created", None)]
+    feed = (await client.get("/api/sync", headers=alice.headers)).json()
+    assert feed["events"][0]["data"]["task"]["title"] == "survives"
+
+
+async def test_a_slow_sidecar_does_not_delay_the_response(
+    dapr: Runtime, client: httpx.AsyncClient, alice: Account
+) -> None:
+    release = asyncio.Event()
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        await release.wait()
+        return httpx.Response(204)
+
+    with respx.mock() as mock:
+        mock.post(PUBLISH_TASK_EVENTS).mock(side_effect=slow)
+        response = await client.post("/api/tasks", json={"title": "fast"}, headers=alice.headers)
+        assert response.status_code == 201
+        assert [r["published_at"] for r in await outbox_rows(dapr)] == [None]
+        release.set()
+        await dapr.outgoing.drain()
+    assert [r["published_at"] is not None for r in await outbox_rows(dapr)] == [True]
+
+
+async def test_the_local_bus_marks_events_published_once_delivered(
+    rt: Runtime, client: httpx.AsyncClient, alice: Account
+) -> None:
+    from todo.bus import LocalBus
+
+    bus = rt.publisher
+    assert isinstance(bus, LocalBus)
+    received: list[dict[str, Any]] = []
+
+    async def subscriber(event: dict[str, Any]) -> None:
+        received.append(event)
+
+    bus.subscribe("test", "task.events", subscriber)
+    await client.post("/api/tasks", json={"title": "on the bus"}, headers=alice.headers)
+    await rt.outgoing.drain()
+    assert [e["type"] for e in received] == ["todo.task.created"]
+    rows = await outbox_rows(rt)
+    assert rows[0]["published_at"] is not None

@@ -1,0 +1,118 @@
+"""The database going away: 503 while it is gone, recovery without a restart, and a pool
+that is lazy, sized by the environment, and shrugs off killed connections."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.conftest import Account
+from tests.tcp_proxy import FlakyProxy
+from todo.db import Database
+from todo.runtime import Runtime, configure
+from todo.settings import Settings
+
+
+@pytest.fixture
+async def proxy(rt: Runtime) -> AsyncIterator[FlakyProxy]:
+    assert rt.settings.database_url
+    flaky = FlakyProxy(rt.settings.database_url)
+    await flaky.start()
+    yield flaky
+    await flaky.down()
+
+
+async def test_database_down_is_503_and_the_function_recovers_when_it_returns(
+    rt: Runtime, client: httpx.AsyncClient, alice: Account, proxy: FlakyProxy
+) -> None:
+    settings = rt.settings.with_changes(database_url=proxy.url, db_connect_timeout=2.0)
+    database = Database(settings)
+    configure(settings, clock=rt.clock, database=database, publisher=rt.publisher)
+    try:
+        assert (await client.get("/api/tasks", headers=alice.headers)).status_code == 200
+
+        await proxy.down()
+        for request in (
+            client.get("/api/tasks", headers=alice.headers),
+            client.post("/api/tasks", json={"title": "t"}, headers=alice.headers),
+            client.get("/ready"),
+        ):
+            response = await request
+            assert response.status_code == 503
+            assert response.headers["content-type"] == "application/problem+json"
+            assert response.json()["type"] == "/problems/database-unavailable"
+            assert response.headers["retry-after"] == "1"
+        assert (await client.get("/health")).status_code == 200
+
+        await proxy.up()
+        assert (await client.get("/ready")).status_code == 200
+        created = await client.post("/api/tasks", json={"title": "after"}, headers=alice.headers)
+        assert created.status_code == 201
+    finally:
+        await database.close()
+
+
+async def test_a_database_down_at_cold_start_is_503_then_recovers(
+    rt: Runtime, client: httpx.AsyncClient, alice: Account, proxy: FlakyProxy
+) -> None:
+    await proxy.down()
+    settings = rt.settings.with_changes(database_url=proxy.url, db_connect_timeout=2.0)
+    database = Database(settings)
+    configure(settings, clock=rt.clock, database=database, publisher=rt.publisher)
+    try:
+        assert (await client.get("/api/tasks", headers=alice.headers)).status_code == 503
+        assert not database.pool_created
+        await proxy.up()
+        assert (await client.get("/api/tasks", headers=alice.headers)).status_code == 200
+    finally:
+        await database.close()
+
+
+async def test_killed_connections_do_not_fail_the_next_request(
+    rt: Runtime, client: httpx.AsyncClient, alice: Account
+) -> None:
+    for _ in range(3):  # put a few connections in the pool
+        assert (await client.get("/api/tasks", headers=alice.headers)).status_code == 200
+    assert rt.settings.database_url
+    admin = await asyncpg.connect(rt.settings.database_url)
+    try:
+        killed = await admin.fetchval(
+            """
+            select count(pg_terminate_backend(pid)) from pg_stat_activity
+            where datname = current_database() and pid <> pg_backend_pid()
+            """
+        )
+    finally:
+        await admin.close()
+    assert killed >= 1
+    for _ in range(3):
+        assert (await client.get("/api/tasks", headers=alice.headers)).status_code == 200
+    assert (
+        await client.post("/api/tasks", json={"title": "t"}, headers=alice.headers)
+    ).status_code == 201
+
+
+async def test_the_pool_is_created_on_first_use_and_sized_by_the_environment(
+    rt: Runtime, client: httpx.AsyncClient, alice: Account
+) -> None:
+    settings = Settings.from_env(
+        {"DATABASE_URL": rt.settings.database_url or "", "DB_POOL_MAX": "3", "JWT_SECRET": "x"}
+    )
+    assert settings.db_pool_max == 3
+    database = Database(settings.with_changes(jwt_secret=rt.settings.jwt_secret))
+    configure(rt.settings, clock=rt.clock, database=database, publisher=rt.publisher)
+    try:
+        assert not database.pool_created
+        assert (await client.get("/api/tasks", headers=alice.headers)).status_code == 200
+        assert database.pool_created
+        assert (await database.pool()).get_max_size() == 3
+    finally:
+        await database.close()
+
+
+def test_settings_reject_a_malformed_number() -> None:
+    with pytest.raises(ValueError, match="DB_POOL_MAX"):
+        Settings.from_env({"DB_POOL_MAX": "lots"})

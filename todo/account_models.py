@@ -1,0 +1,58 @@
+"""Accounts: registration, login, the profile, and the tokens handed out."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import AfterValidator, Field, StringConstraints
+
+from todo.models import Input, Output, Timezone
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _email(value: str) -> str:
+    value = value.strip()
+    if not _EMAIL.match(value):
+        raise ValueError("not an email address")
+    return value
+
+
+Email = Annotated[str, StringConstraints(max_length=320), AfterValidator(_email)]
+
+
+class Register(Input):
+    email: Email
+    password: Annotated[str, StringConstraints(min_length=8, max_length=1024)]
+    timezone: Timezone = "UTC"
+
+
+class Login(Input):
+    email: Annotated[str, StringConstraints(min_length=1, max_length=320)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+class UserPatch(Input):
+    timezone: Timezone
+
+
+class User(Output):
+    id: UUID
+    email: str
+    timezone: str
+    roles: list[str]
+    permissions: list[str]
+    created_at: datetime
+
+
+class AccessToken(Output):
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"
+    expires_in: int = Field(description="Seconds until the token expires.")
+
+
+class Registered(AccessToken):
+    user: User
