@@ -41,7 +41,7 @@ from bench.harness import (
     wait_until_serving,
 )
 from todo.db import _init_connection
-from todo.outbox import APPEND_EVENT
+from todo.outbox import APPEND_EVENTS
 from todo.settings import Settings
 from todo.tasks import INSERT_TASK
 
@@ -136,9 +136,10 @@ async def bench_bare_asyncpg(
                     INSERT_TASK, task_id, user_id, "benchmark task", None, "pending", "high",
                     None, None, ["bench"], {}, None, now,
                 )  # fmt: skip
-                await conn.fetchval(
-                    APPEND_EVENT, event_id, user_id, "todo.task.created", "/functions/create_task",
-                    str(task_id), "task.events", {"task": _plain(row)}, now,
+                await conn.fetch(
+                    APPEND_EVENTS, [event_id], [user_id], ["todo.task.created"],
+                    ["/functions/create_task"], [str(task_id)], ["task.events"],
+                    [{"task": _plain(row)}], [now],
                 )  # fmt: skip
 
         await drive("warm-up", args.requests // 10, args.concurrency, one)

@@ -11,8 +11,22 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-HTTP_FUNCTIONS = ("auth", "create_task", "update_task", "query_tasks")
+FUNCTIONS = (
+    "auth",
+    "create_task",
+    "update_task",
+    "query_tasks",
+    "reminders",
+    "notify",
+    "process_event",
+    "tick_reminders",
+)
 
 
 def load(name: str) -> ModuleType:
     return importlib.import_module(f"functions.{name}.main")
+
+
+def app_id(name: str) -> str:
+    """The Knative Service name and Dapr app-id of a function (DNS names take no "_")."""
+    return name.replace("_", "-")

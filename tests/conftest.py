@@ -20,7 +20,7 @@ from todo import embedded_postgres
 from todo.bus import LocalBus
 from todo.clock import ManualClock
 from todo.db import Database
-from todo.dev import build_app
+from todo.dev import Stack
 from todo.migrations import migrate
 from todo.runtime import Runtime, configure
 from todo.runtime import runtime as current_runtime
@@ -108,26 +108,46 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 async def rt(
-    settings: Settings, database: Database, clock: ManualClock, table_names: list[str]
+    settings: Settings,
+    database: Database,
+    clock: ManualClock,
+    table_names: list[str],
+    stack: Stack,
 ) -> AsyncIterator[Runtime]:
     """A clean database and a runtime wired to it, the manual clock and the local bus."""
     async with database.transaction() as conn:
         await conn.execute(f"truncate {', '.join(table_names)} cascade")
-    runtime = configure(settings, clock=clock, database=database, publisher=LocalBus())
+    bus = LocalBus(database, clock)
+    runtime = configure(settings, clock=clock, database=database, publisher=bus)
+    stack.wire(bus)
     yield runtime
     # A test may have wired its own runtime on top; stop both publishers.
     for wired in {id(runtime): runtime, id(current_runtime()): current_runtime()}.values():
         await wired.outgoing.close()
 
 
+async def settle(rt: Runtime) -> None:
+    """Wait until every event so far is published and delivered, and whatever those
+    deliveries published in turn."""
+    bus = rt.publisher
+    for _ in range(50):
+        await rt.outgoing.drain()
+        if isinstance(bus, LocalBus):
+            await bus.drain()
+        if rt.outgoing.idle and (not isinstance(bus, LocalBus) or bus.idle):
+            return
+    raise AssertionError("events kept coming")
+
+
 @pytest.fixture(scope="session")
-def app() -> Any:
-    return build_app()
+def stack() -> Stack:
+    """Every function, as `todo dev` runs them."""
+    return Stack()
 
 
 @pytest.fixture
-async def client(rt: Runtime, app: Any) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
+async def client(rt: Runtime, stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=stack)
     async with httpx.AsyncClient(transport=transport, base_url="http://todo.test") as c:
         yield c
 

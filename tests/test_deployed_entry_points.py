@@ -15,7 +15,7 @@ from tests.conftest import Account
 ROOT = Path(functions.__file__).parent
 
 
-@pytest.mark.parametrize("name", functions.HTTP_FUNCTIONS)
+@pytest.mark.parametrize("name", functions.FUNCTIONS)
 async def test_each_function_loads_from_its_file_and_serves_health(rt: object, name: str) -> None:
     app = create_asgi_app(target=name, source=str(ROOT / name / "main.py"))
     async with httpx.AsyncClient(

@@ -187,23 +187,3 @@ async def test_a_slow_sidecar_does_not_delay_the_response(
         release.set()
         await dapr.outgoing.drain()
     assert [r["published_at"] is not None for r in await outbox_rows(dapr)] == [True]
-
-
-async def test_the_local_bus_marks_events_published_once_delivered(
-    rt: Runtime, client: httpx.AsyncClient, alice: Account
-) -> None:
-    from todo.bus import LocalBus
-
-    bus = rt.publisher
-    assert isinstance(bus, LocalBus)
-    received: list[dict[str, Any]] = []
-
-    async def subscriber(event: dict[str, Any]) -> None:
-        received.append(event)
-
-    bus.subscribe("test", "task.events", subscriber)
-    await client.post("/api/tasks", json={"title": "on the bus"}, headers=alice.headers)
-    await rt.outgoing.drain()
-    assert [e["type"] for e in received] == ["todo.task.created"]
-    rows = await outbox_rows(rt)
-    assert rows[0]["published_at"] is not None

@@ -1,11 +1,18 @@
 """The in-process event bus `todo dev` and the tests publish to instead of Dapr.
 
-It delivers each event, in order, to every function subscribed to its topic, as the
-CloudEvent Dapr would push. An event counts as taken once every subscriber has it.
+It follows Dapr's delivery rules: every subscriber of a topic gets each event at least
+once, as the structured CloudEvent Dapr would push; a subscriber that fails (an answer
+other than 2xx, or RETRY) is retried with exponential backoff; after the last attempt
+the event goes to the topic's dead-letter topic. Each subscriber has its own queue, so a
+failing one delays only itself. An event is marked published only once every
+subscriber has taken it (or its dead-letter topic has), so stopping the process earlier
+leaves it in the outbox, and the relay delivers it again after the next start.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
@@ -13,39 +20,159 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from todo.events import Event
+from todo import outbox
+from todo.clock import Clock
+from todo.db import Database
+from todo.events import Event, dead_letter_topic
 
 log = logging.getLogger(__name__)
 
-Deliver = Callable[[dict[str, Any]], Awaitable[None]]
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a subscriber answered, read the way Dapr reads it."""
+
+    status: int
+    verdict: str | None = None  # SUCCESS, RETRY or DROP from a 2xx body
+
+    @property
+    def taken(self) -> bool:
+        """Processed, or dropped on purpose (404 or DROP): either way, not to be retried."""
+        if self.status == 404:
+            return True
+        return 200 <= self.status < 300 and self.verdict in (None, "SUCCESS", "DROP")
+
+
+Deliver = Callable[[dict[str, Any]], Awaitable[Delivery]]
 
 
 @dataclass(frozen=True)
-class Subscription:
+class Subscriber:
     name: str
     topic: str
     deliver: Deliver
 
 
 class LocalBus:
-    def __init__(self) -> None:
-        self._subscriptions: dict[str, list[Subscription]] = defaultdict(list)
+    def __init__(
+        self,
+        database: Database,
+        clock: Clock,
+        *,
+        attempts: int = 5,
+        first_backoff_seconds: float = 1.0,
+    ) -> None:
+        self._database = database
+        self._clock = clock
+        self._attempts = attempts
+        self._first_backoff = first_backoff_seconds
+        self._subscribers: dict[str, list[Subscriber]] = defaultdict(list)
+        self._queues: dict[Subscriber, asyncio.Queue[Event]] = {}
+        self._workers: dict[Subscriber, asyncio.Task[None]] = {}
+        self._waiting: dict[UUID, set[Subscriber]] = {}
 
     def subscribe(self, name: str, topic: str, deliver: Deliver) -> None:
-        self._subscriptions[topic].append(Subscription(name, topic, deliver))
+        self._subscribers[topic].append(Subscriber(name, topic, deliver))
 
     async def publish(self, events: Sequence[Event]) -> Sequence[UUID]:
-        taken: list[UUID] = []
+        """Queue each event for its subscribers. Events nobody subscribes to count as taken
+        now; the others are marked published by the bus once delivered."""
+        unheard: list[UUID] = []
         for event in events:
-            cloudevent = event.to_cloudevent()
-            try:
-                for subscription in self._subscriptions.get(event.topic, []):
-                    await subscription.deliver(cloudevent)
-            except Exception:
-                log.exception("local delivery failed", extra={"event_id": str(event.id)})
-                break
-            taken.append(event.id)
-        return taken
+            if event.id in self._waiting:
+                continue  # already on its way (the relay found it before delivery ended)
+            subscribers = self._subscribers.get(event.topic, [])
+            if not subscribers:
+                unheard.append(event.id)
+                continue
+            self._waiting[event.id] = set(subscribers)
+            for subscriber in subscribers:
+                self._queue_for(subscriber).put_nowait(event)
+        return unheard
+
+    async def relay(self, events: Sequence[Event]) -> Sequence[UUID]:
+        return await self.publish(events)
+
+    async def drain(self) -> None:
+        """Wait until every event queued so far has been delivered or dead-lettered."""
+        while self._waiting:
+            await asyncio.gather(*(q.join() for q in self._queues.values()))
+
+    @property
+    def idle(self) -> bool:
+        return not self._waiting
 
     async def close(self) -> None:
-        return None
+        for worker in self._workers.values():
+            worker.cancel()
+        for worker in self._workers.values():
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+        self._workers.clear()
+        self._queues.clear()
+        self._waiting.clear()
+
+    def _queue_for(self, subscriber: Subscriber) -> asyncio.Queue[Event]:
+        if subscriber not in self._queues:
+            self._queues[subscriber] = asyncio.Queue()
+            self._workers[subscriber] = asyncio.create_task(
+                self._run(subscriber, self._queues[subscriber]), name=f"bus:{subscriber.name}"
+            )
+        return self._queues[subscriber]
+
+    async def _run(self, subscriber: Subscriber, queue: asyncio.Queue[Event]) -> None:
+        while True:
+            event = await queue.get()
+            try:
+                await self._deliver(subscriber, event)
+            except Exception:
+                # Not marked published: the relay delivers it again later.
+                log.exception("local delivery failed", extra={"subscriber": subscriber.name})
+                self._waiting.pop(event.id, None)
+            finally:
+                queue.task_done()
+
+    async def _deliver(self, subscriber: Subscriber, event: Event) -> None:
+        cloudevent = {**event.to_cloudevent(), "topic": event.topic}
+        reason = ""
+        for attempt in range(self._attempts):
+            if attempt:
+                await self._clock.sleep(self._first_backoff * 2 ** (attempt - 1))
+            try:
+                delivery = await subscriber.deliver(cloudevent)
+            except Exception as exc:
+                reason = f"delivery raised {exc!r}"
+                continue
+            if delivery.taken:
+                await self._taken(subscriber, event)
+                return
+            reason = f"answered {delivery.status} {delivery.verdict or ''}".strip()
+        await self._dead_letter(subscriber, event, cloudevent, reason)
+
+    async def _dead_letter(
+        self, subscriber: Subscriber, event: Event, cloudevent: dict[str, Any], reason: str
+    ) -> None:
+        topic = dead_letter_topic(event.topic)
+        letter = {
+            **cloudevent,
+            "topic": topic,
+            "deadletterreason": f"{subscriber.name}: {self._attempts} attempts; last {reason}",
+            "deadlettersubscriber": subscriber.name,
+        }
+        intakes = self._subscribers.get(topic, [])
+        if not intakes:
+            log.error("no dead-letter intake", extra={"topic": topic, "event_id": str(event.id)})
+        for intake in intakes:
+            delivery = await intake.deliver(letter)
+            if not delivery.taken:
+                raise RuntimeError(f"dead-letter intake {intake.name} answered {delivery.status}")
+        await self._taken(subscriber, event)
+
+    async def _taken(self, subscriber: Subscriber, event: Event) -> None:
+        waiting = self._waiting.get(event.id)
+        if waiting is None:
+            return
+        waiting.discard(subscriber)
+        if not waiting:
+            del self._waiting[event.id]
+            await outbox.mark_published(self._database, [event.id], self._clock.now())

@@ -1,4 +1,4 @@
-"""The `todo` command: run the local stack, migrate a database, write the OpenAPI document."""
+"""The `todo` command: the local stack, migrations, dead letters, the outbox, the API document."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from todo.settings import Settings
 
@@ -55,11 +56,15 @@ def cmd_dev(args: argparse.Namespace) -> int:
         except RuntimeError as exc:
             raise SystemExit(f"todo dev: {exc}") from None
         asyncio.run(migrate(url))
-        configure(settings, clock=SystemClock(), database=Database(settings), publisher=LocalBus())
-        app = dev.build_app()
+        database, clock = Database(settings), SystemClock()
+        bus = LocalBus(database, clock)
+        configure(settings, clock=clock, database=database, publisher=bus)
+        stack = dev.Stack()
+        stack.wire(bus)
+        stack.tick_interval = args.tick_interval
         base = f"http://{args.host}:{args.port}"
-        print(dev.banner(base, description), flush=True)
-        uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
+        print(dev.banner(base, description, args.tick_interval), flush=True)
+        uvicorn.run(stack, host=args.host, port=args.port, log_config=None, access_log=False)
     return 0
 
 
@@ -73,11 +78,87 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _with_database(work: Callable[[Any], Awaitable[None]]) -> int:
+    """Run `work(database)` against the configured database (DATABASE_URL or embedded)."""
+    from todo.db import Database
+
+    async def run(url: str) -> None:
+        database = Database(Settings.from_env().with_changes(database_url=url))
+        try:
+            await work(database)
+        finally:
+            await database.close()
+
+    with _database(Settings.from_env()) as (url, _):
+        asyncio.run(run(url))
+    return 0
+
+
+def cmd_dlq_list(args: argparse.Namespace) -> int:
+    from todo import dead_letters
+
+    async def work(database: Any) -> None:
+        async with database.transaction() as conn:
+            letters = await dead_letters.recent(conn, args.limit)
+        if not letters:
+            print("no dead letters")
+        for letter in letters:
+            replayed = f"replayed {letter.replay_count}x" if letter.replay_count else "not replayed"
+            print(
+                f"{letter.id}  {letter.received_at:%Y-%m-%d %H:%M:%S}  {letter.topic:<24} "
+                f"{letter.event_type or '-':<26} {replayed:<14} {letter.reason}"
+            )
+
+    return _with_database(work)
+
+
+def cmd_dlq_show(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from todo import dead_letters
+
+    async def work(database: Any) -> None:
+        async with database.transaction() as conn:
+            letter = await dead_letters.get(conn, UUID(args.id))
+        print(json.dumps(asdict(letter), indent=2, default=str))
+
+    return _with_database(work)
+
+
+def cmd_dlq_replay(args: argparse.Namespace) -> int:
+    from todo import dead_letters
+    from todo.clock import SystemClock
+
+    if not args.all and not args.id:
+        raise SystemExit("give a dead letter id, or --all")
+
+    async def work(database: Any) -> None:
+        async with database.transaction() as conn:
+            ids = await dead_letters.unreplayed(conn) if args.all else [UUID(args.id)]
+            for letter_id in ids:
+                outcome = await dead_letters.replay(conn, letter_id, SystemClock().now())
+                print(f"{letter_id}: {outcome}")
+
+    return _with_database(work)
+
+
+def cmd_outbox_status(args: argparse.Namespace) -> int:
+    from todo.clock import SystemClock
+    from todo.relay import backlog
+
+    async def work(database: Any) -> None:
+        left = await backlog(database, SystemClock().now())
+        print(f"unpublished events: {left.unpublished}")
+        print(f"oldest unpublished: {left.oldest_seconds:.0f} s ago")
+
+    return _with_database(work)
+
+
 def openapi_document() -> dict[str, Any]:
     import functions
     from todo import openapi
 
-    apis = [functions.load(name).api for name in functions.HTTP_FUNCTIONS]
+    apis = [functions.load(name).api for name in functions.FUNCTIONS]
     return openapi.build(apis, version("todo-functions"))
 
 
@@ -106,10 +187,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     dev = commands.add_parser("dev", help="run every function, the bus and Postgres locally")
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=8080)
+    dev.add_argument(
+        "--tick-interval",
+        type=float,
+        default=60.0,
+        help="seconds between reminder ticks (the cluster's cron binding fires every 60)",
+    )
     dev.set_defaults(run=cmd_dev)
 
     migrate = commands.add_parser("migrate", help="apply pending sql/ migrations")
     migrate.set_defaults(run=cmd_migrate)
+
+    dlq = commands.add_parser("dlq", help="inspect and replay dead letters").add_subparsers(
+        dest="dlq_command", required=True
+    )
+    dlq_list = dlq.add_parser("list", help="the newest dead letters")
+    dlq_list.add_argument("--limit", type=int, default=50)
+    dlq_list.set_defaults(run=cmd_dlq_list)
+    dlq_show = dlq.add_parser("show", help="one dead letter, with its event")
+    dlq_show.add_argument("id")
+    dlq_show.set_defaults(run=cmd_dlq_show)
+    dlq_replay = dlq.add_parser("replay", help="send dead letters' events again (via the relay)")
+    dlq_replay.add_argument("id", nargs="?")
+    dlq_replay.add_argument("--all", action="store_true", help="every dead letter not yet replayed")
+    dlq_replay.set_defaults(run=cmd_dlq_replay)
+
+    outbox = commands.add_parser("outbox", help="the outbox").add_subparsers(
+        dest="outbox_command", required=True
+    )
+    outbox.add_parser("status", help="how many events wait, and since when").set_defaults(
+        run=cmd_outbox_status
+    )
 
     openapi = commands.add_parser("openapi", help="write todo/openapi.json from the routes")
     openapi.add_argument("--check", action="store_true", help="fail if the file is out of date")

@@ -1,31 +1,139 @@
-"""`todo dev`: every function of the set in one process, as the cluster would route them.
+"""`todo dev`: every function of the set in one process, as the cluster would run them.
 
-Each function is wrapped in functions-framework's own ASGI app, exactly as deployed, and
-requests go to the function whose routes match, the way the ingress sends them.
+Each function is wrapped in functions-framework's own ASGI app, exactly as deployed.
+Public requests go to the function whose routes match, as the ingress sends them; events
+go over the in-process bus to the routes `dapr/subscriptions.yaml` names, as the Dapr
+sidecars push them; a ticker posts to the tick function like the cron binding.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import logging
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from functions_framework.aio import create_asgi_app_from_module
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import functions
+from todo.bus import Deliver, Delivery, LocalBus
 from todo.errors import MethodNotAllowed, RouteNotFound
 from todo.problems import problem_response
 from todo.runtime import runtime
 from todo.web import FunctionApi
 
+log = logging.getLogger(__name__)
 
-class FunctionRouter:
-    """Send each request to the function that declares its method and path."""
+SUBSCRIPTIONS = Path(__file__).resolve().parent.parent / "dapr" / "subscriptions.yaml"
 
-    def __init__(self, mounted: Sequence[tuple[FunctionApi, ASGIApp]]) -> None:
-        self.mounted = list(mounted)
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    api: FunctionApi
+    app: ASGIApp
+
+
+def load_function(name: str) -> Function:
+    """A function's module and its functions-framework ASGI app."""
+    module = functions.load(name)
+    app = create_asgi_app_from_module(name, module.__file__, None, module, None)
+    return Function(name, module.api, app)
+
+
+async def call_app(
+    app: ASGIApp, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
+    """One request straight into an ASGI app, as a sidecar would make it."""
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
+        "client": ("127.0.0.1", 0),
+        "server": ("127.0.0.1", 8080),
+    }
+    sent = False
+    status = 500
+    chunks: list[bytes] = []
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await app(scope, receive, send)
+    return status, b"".join(chunks)
+
+
+def deliver_to(app: ASGIApp, path: str) -> Deliver:
+    """Push a CloudEvent to a function's route the way Dapr does, and read its answer."""
+
+    async def deliver(cloudevent: dict[str, Any]) -> Delivery:
+        headers = {"content-type": "application/cloudevents+json"}
+        token = runtime().settings.app_api_token
+        if token:
+            headers["dapr-api-token"] = token
+        status, body = await call_app(app, "POST", path, json.dumps(cloudevent).encode(), headers)
+        verdict = None
+        if 200 <= status < 300 and body:
+            with contextlib.suppress(ValueError, AttributeError):
+                verdict = json.loads(body).get("status")
+        return Delivery(status, verdict)
+
+    return deliver
+
+
+class Stack:
+    """The functions, routed by path like the ingress, and wired to the local bus."""
+
+    def __init__(self, names: Sequence[str] = functions.FUNCTIONS) -> None:
+        self.functions = {name: load_function(name) for name in names}
+        self._ticker: asyncio.Task[None] | None = None
+        self.tick_interval: float | None = None
+
+    def app(self, name: str) -> ASGIApp:
+        return self.functions[name].app
+
+    def wire(self, bus: LocalBus, subscriptions: Path = SUBSCRIPTIONS) -> None:
+        """Subscribe the functions to their topics as the Dapr Subscription resources say."""
+        import yaml
+
+        by_app_id = {functions.app_id(name): fn for name, fn in self.functions.items()}
+        for doc in yaml.safe_load_all(subscriptions.read_text()):
+            spec = doc["spec"]
+            for scope in doc.get("scopes", []):
+                fn = by_app_id.get(scope)
+                if fn is not None:
+                    bus.subscribe(
+                        fn.name, spec["topic"], deliver_to(fn.app, spec["routes"]["default"])
+                    )
+
+    async def tick(self) -> tuple[int, bytes]:
+        """What the cron binding does every minute."""
+        path = f"/{runtime().settings.tick_binding}"
+        return await call_app(self.app("tick_reminders"), "POST", path)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -35,16 +143,16 @@ class FunctionRouter:
             raise RuntimeError(f"unsupported scope {scope['type']}")
         path, method = scope["path"], scope["method"]
         allowed: set[str] = set()
-        for api, app in self.mounted:
-            for route in api.routes:
+        for fn in self.functions.values():
+            for route in fn.api.public_routes:
                 if route.pattern.match(path):
                     if route.method == method or (method == "HEAD" and route.method == "GET"):
-                        await app(scope, receive, send)
+                        await fn.app(scope, receive, send)
                         return
                     allowed.add(route.method)
         if path in ("/health", "/ready", "/metrics"):
             # Every function serves these; any one answers for the process.
-            await self.mounted[0][1](scope, receive, send)
+            await next(iter(self.functions.values())).app(scope, receive, send)
             return
         error = (
             MethodNotAllowed(sorted(allowed))
@@ -57,22 +165,26 @@ class FunctionRouter:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                if self.tick_interval:
+                    self._ticker = asyncio.create_task(self._tick_forever(self.tick_interval))
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self._ticker is not None:
+                    self._ticker.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await self._ticker
                 await runtime().close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-
-def function_app(name: str) -> tuple[FunctionApi, ASGIApp]:
-    """A function's module and its functions-framework ASGI app."""
-    module = functions.load(name)
-    app = create_asgi_app_from_module(name, module.__file__, None, module, None)
-    return module.api, app
-
-
-def build_app(names: Sequence[str] = functions.HTTP_FUNCTIONS) -> FunctionRouter:
-    return FunctionRouter([function_app(name) for name in names])
+    async def _tick_forever(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                status, body = await self.tick()
+                log.info("tick", extra={"status": status, "result": body.decode()})
+            except Exception:
+                log.exception("tick failed")
 
 
 def dev_secret(data_dir: Path) -> str:
@@ -85,18 +197,21 @@ def dev_secret(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
-def banner(url: str, database: str) -> str:
+def banner(url: str, database: str, tick_interval: float) -> str:
     register = (
         f"curl -s -X POST {url}/api/auth/register -H 'content-type: application/json' "
         '-d \'{"email": "you@example.com", "password": "a long passphrase"}\''
     )
-    lines: list[Any] = [
-        f"todo dev is serving every function at {url}",
-        f"  database:  {database}",
-        f"  OpenAPI:   {url}/api/openapi.json",
-        f"  register:  {register}",
-        "             (the answer holds access_token; send it as 'authorization: Bearer <token>')",
-        f'  tasks:     curl -s {url}/api/tasks -H "authorization: Bearer $TOKEN"',
-        "Ctrl-C stops it; data is kept for the next start.",
-    ]
-    return "\n".join(lines)
+    return "\n".join(
+        [
+            f"todo dev is serving every function at {url}",
+            f"  database:  {database}",
+            f"  events:    in-process bus; reminder tick every {tick_interval:g} s",
+            f"  OpenAPI:   {url}/api/openapi.json",
+            f"  register:  {register}",
+            "             (the answer holds access_token; send it as "
+            "'authorization: Bearer <token>')",
+            f'  tasks:     curl -s {url}/api/tasks -H "authorization: Bearer $TOKEN"',
+            "Ctrl-C stops it; data is kept for the next start.",
+        ]
+    )

@@ -16,7 +16,7 @@ from todo import events as event_types
 from todo.events import Event
 
 if TYPE_CHECKING:
-    from prometheus_client import Counter, Histogram
+    from prometheus_client import Counter, Gauge, Histogram
 
 
 @dataclass(frozen=True)
@@ -28,11 +28,17 @@ class Instruments:
     tasks_deleted: Counter
     events_published: Counter
     events_publish_failures: Counter
+    events_processed: Counter
+    dead_letters: Counter
+    outbox_backlog: Gauge
+    outbox_oldest_unpublished: Gauge
+    reminders_delivered: Counter
+    tick_last_success: Gauge
 
 
 @functools.cache
 def instruments() -> Instruments:
-    from prometheus_client import Counter, Histogram
+    from prometheus_client import Counter, Gauge, Histogram
 
     return Instruments(
         http_requests=Counter(
@@ -56,6 +62,26 @@ def instruments() -> Instruments:
             "todo_events_publish_failures",
             "Events the bus did not take; they stay in the outbox for the relay.",
             ["topic"],
+        ),
+        events_processed=Counter(
+            "todo_events_processed",
+            "Events handed to a consumer, by consumer and outcome "
+            "(processed, duplicate, dead_lettered).",
+            ["consumer", "outcome"],
+        ),
+        dead_letters=Counter(
+            "todo_dead_letters", "Events stored as dead letters, by topic.", ["topic"]
+        ),
+        outbox_backlog=Gauge(
+            "todo_outbox_backlog", "Events in the outbox not yet published (set by the tick)."
+        ),
+        outbox_oldest_unpublished=Gauge(
+            "todo_outbox_oldest_unpublished_seconds",
+            "Age of the oldest unpublished event (set by the tick); 0 when none.",
+        ),
+        reminders_delivered=Counter("todo_reminders_delivered", "Reminders that came due."),
+        tick_last_success=Gauge(
+            "todo_tick_last_success_timestamp_seconds", "Unix time of the last completed tick."
         ),
     )
 

@@ -66,7 +66,7 @@ def build(apis: Sequence[FunctionApi], version: str) -> dict[str, Any]:
     schemas["Problem"] = PROBLEM_SCHEMA
     paths: dict[str, dict[str, Any]] = {}
     for api in apis:
-        for route in api.routes:
+        for route in api.public_routes:
             operation = _operation(api.function, route, refs)
             paths.setdefault(route.path, {})[route.method.lower()] = operation
     return {
@@ -89,7 +89,7 @@ def build(apis: Sequence[FunctionApi], version: str) -> dict[str, Any]:
 def _models(apis: Sequence[FunctionApi]) -> list[tuple[type[BaseModel], Any]]:
     found: dict[tuple[type[BaseModel], str], None] = {}
     for api in apis:
-        for route in api.routes:
+        for route in api.public_routes:
             if route.body is not None:
                 found[(route.body, "validation")] = None
             if route.response is not None:

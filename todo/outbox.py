@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -12,36 +13,67 @@ import asyncpg
 from todo.db import Connection, Database
 from todo.events import Event, topic_of
 
-# One round trip: take the owner's next sequence number (the counter row stays locked
-# until commit, which keeps each user's sequence gapless) and insert the event with it.
-APPEND_EVENT = """
-with next_seq as (
-    insert into event_sequences as s (user_id, last_seq) values ($2, 1)
-    on conflict (user_id) do update set last_seq = s.last_seq + 1
-    returning last_seq
+# One round trip for any number of events: each owner's counter moves by their number of
+# events (the counter row stays locked until commit, which keeps each user's sequence
+# gapless), and the events take the numbers in the order given. Counters are locked in
+# user order, so two transactions appending for the same users cannot deadlock.
+APPEND_EVENTS = """
+with input as (
+    select * from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[],
+                         $6::text[], $7::jsonb[], $8::timestamptz[])
+        with ordinality as e(id, user_id, type, source, subject, topic, data, occurred_at, ord)
+),
+counts as (
+    select user_id, count(*) as n from input group by user_id order by user_id
+),
+bumped as (
+    insert into event_sequences as s (user_id, last_seq)
+    select user_id, n from counts
+    on conflict (user_id) do update set last_seq = s.last_seq + excluded.last_seq
+    returning user_id, last_seq
 )
 insert into events (id, user_id, seq, type, source, subject, topic, data, occurred_at)
-select $1, $2, last_seq, $3, $4, $5, $6, $7, $8 from next_seq
-returning seq
+select i.id, i.user_id,
+       b.last_seq - c.n + row_number() over (partition by i.user_id order by i.ord),
+       i.type, i.source, i.subject, i.topic, i.data, i.occurred_at
+from input i join counts c using (user_id) join bumped b using (user_id)
+returning id, seq
 """
 
 
-async def append_event(
-    conn: Connection,
-    *,
-    user_id: UUID,
-    type: str,
-    source: str,
-    subject: str,
-    data: dict[str, Any],
-    now: datetime,
-) -> Event:
-    event_id = uuid4()
-    topic = topic_of(type)
-    seq = await conn.fetchval(
-        APPEND_EVENT, event_id, user_id, type, source, subject, topic, data, now
+@dataclass(frozen=True)
+class Draft:
+    """An event to append: everything but its id and sequence number."""
+
+    user_id: UUID
+    type: str
+    subject: str
+    data: dict[str, Any]
+
+
+async def append_events(
+    conn: Connection, drafts: Sequence[Draft], *, source: str, now: datetime
+) -> list[Event]:
+    if not drafts:
+        return []
+    ids = [uuid4() for _ in drafts]
+    topics = [topic_of(d.type) for d in drafts]
+    rows = await conn.fetch(
+        APPEND_EVENTS,
+        ids,
+        [d.user_id for d in drafts],
+        [d.type for d in drafts],
+        [source] * len(drafts),
+        [d.subject for d in drafts],
+        topics,
+        [d.data for d in drafts],
+        [now] * len(drafts),
     )
-    return Event(event_id, user_id, seq, type, source, subject, topic, data, now)
+    seqs = {r["id"]: r["seq"] for r in rows}
+    return [
+        Event(event_id, d.user_id, seqs[event_id], d.type, source, d.subject, topic, d.data, now)
+        for event_id, d, topic in zip(ids, drafts, topics, strict=True)
+    ]
 
 
 MARK_PUBLISHED = "update events set published_at = $2 where id = any($1) and published_at is null"

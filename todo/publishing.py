@@ -31,7 +31,11 @@ MAX_QUEUED = 10_000
 
 class Publisher(Protocol):
     async def publish(self, events: Sequence[Event]) -> Sequence[UUID]:
-        """Send `events` in order; return the ids the bus has taken."""
+        """Send `events` in order, stopping at the first failure; return the ids taken."""
+        ...
+
+    async def relay(self, events: Sequence[Event]) -> Sequence[UUID]:
+        """Send a relay batch (in bulk where the bus can); return the ids taken."""
         ...
 
     async def close(self) -> None: ...
@@ -41,6 +45,9 @@ class OutboxOnly:
     """No bus reachable from here: events wait in the outbox for the relay."""
 
     async def publish(self, events: Sequence[Event]) -> Sequence[UUID]:
+        return []
+
+    async def relay(self, events: Sequence[Event]) -> Sequence[UUID]:
         return []
 
     async def close(self) -> None:
@@ -56,6 +63,7 @@ class AfterCommit:
         self._clock = clock
         self._queue: asyncio.Queue[Event] | None = None
         self._worker: asyncio.Task[None] | None = None
+        self._busy = False
 
     def submit(self, events: Sequence[Event]) -> None:
         """Queue committed events; never blocks and never raises."""
@@ -72,6 +80,10 @@ class AfterCommit:
         """Wait until everything submitted so far has been handled."""
         if self._queue is not None:
             await self._queue.join()
+
+    @property
+    def idle(self) -> bool:
+        return self._queue is None or (self._queue.empty() and not self._busy)
 
     async def close(self, grace_seconds: float = 5.0) -> None:
         """Publish what is queued (for at most `grace_seconds`), then stop."""
@@ -95,9 +107,11 @@ class AfterCommit:
             batch = [await queue.get()]
             while len(batch) < BATCH and not queue.empty():
                 batch.append(queue.get_nowait())
+            self._busy = True
             try:
                 await self._publish(batch)
             finally:
+                self._busy = False
                 for _ in batch:
                     queue.task_done()
 

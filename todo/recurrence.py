@@ -1,9 +1,11 @@
-"""RFC 5545 recurrence rules: validation now, next occurrences where tasks repeat."""
+"""RFC 5545 recurrence rules: checking them, and when a repeating task is next due."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
     from dateutil.rrule import rrule
@@ -37,7 +39,7 @@ def normalize_rule(text: str) -> str:
         raise ValueError("rrule is empty")
     if "\n" in rule or any(prop in rule for prop in _NOT_ALLOWED):
         raise ValueError("give a single RRULE; DTSTART, RDATE and EXDATE are not accepted")
-    parts = dict(part.partition("=")[::2] for part in rule.split(";") if part)
+    parts = rule_parts(rule)
     if "FREQ" not in parts:
         raise ValueError("rrule needs FREQ (DAILY, WEEKLY, MONTHLY, YEARLY or HOURLY)")
     if parts["FREQ"] in _TOO_FREQUENT:
@@ -78,3 +80,65 @@ def _occurs_at_all(parts: dict[str, str]) -> bool:
         probe["FREQ"] = "YEARLY"
     rule = parse_rule(";".join(f"{k}={v}" for k, v in probe.items()), _LAST_CYCLE_START)
     return rule.after(_LAST_CYCLE_START, inc=True) is not None
+
+
+@dataclass(frozen=True)
+class NextInstance:
+    due_at: datetime  # aware, UTC
+    rule: str  # the rule the next instance carries (its COUNT is what remains)
+
+
+def rule_parts(rule: str) -> dict[str, str]:
+    return dict(part.partition("=")[::2] for part in rule.split(";") if part)
+
+
+def _join(parts: dict[str, str]) -> str:
+    return ";".join(f"{key}={value}" for key, value in parts.items())
+
+
+def next_instance(
+    rule: str,
+    zone: ZoneInfo,
+    previous_due: datetime | None,
+    completed_at: datetime,
+    mode: str = "due",
+) -> NextInstance | None:
+    """When the next instance of a repeating task is due, or None when the rule has ended.
+
+    Computed on the wall clock of `zone`, so a 09:00 task stays at 09:00 across
+    daylight-saving changes. In "due" mode the rule counts from the previous due time and
+    the next instance is the first occurrence after both it and the completion, so
+    completing late does not leave a trail of overdue copies; in "completion" mode (or
+    without a due time) it counts from the completion. COUNT includes the instance being
+    completed and every occurrence skipped over.
+    """
+    parts = rule_parts(rule)
+    count = int(parts.pop("COUNT")) if "COUNT" in parts else None
+    until = parts.get("UNTIL", "")
+    if until.endswith("Z"):
+        # dateutil wants a floating UNTIL with a floating start: express it in the zone.
+        moment = datetime.strptime(until, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        parts["UNTIL"] = _wall(moment, zone).strftime("%Y%m%dT%H%M%S")
+
+    by_completion = mode == "completion" or previous_due is None
+    start = completed_at if by_completion or previous_due is None else previous_due
+    floor = max(start, completed_at)
+    local_start = _wall(start, zone)
+    schedule = parse_rule(_join(parts), local_start)
+    found = schedule.after(_wall(floor, zone))
+    if found is None:
+        return None
+    next_rule = dict(rule_parts(rule))
+    if count is not None:
+        steps = sum(1 for x in schedule.between(local_start, found, inc=True) if x > local_start)
+        remaining = count - steps
+        if remaining < 1:
+            return None
+        next_rule["COUNT"] = str(remaining)
+    due = found.replace(tzinfo=zone).astimezone(UTC)
+    return NextInstance(due, _join(next_rule))
+
+
+def _wall(moment: datetime, zone: ZoneInfo) -> datetime:
+    """The zone's wall-clock time at `moment`, without a zone (dateutil's floating time)."""
+    return moment.astimezone(zone).replace(tzinfo=None)

@@ -1,61 +1,249 @@
-"""Reminders on tasks: scheduling them, in the transaction of the change that asks."""
+"""Reminders: scheduling, listing, snoozing, following the task's due time, and the tick's
+claim of the ones that are due.
+
+A reminder given relative to the due time (`before`) keeps that distance when the due
+time moves. Claiming uses FOR UPDATE SKIP LOCKED, so ticks running at once each take
+different reminders and every reminder is delivered once.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 from todo import events
-from todo.errors import FieldError, InvalidInput
+from todo.cursor import bad_cursor, decode_cursor, encode_cursor
+from todo.db import Connection
+from todo.errors import FieldError, InvalidInput, NotFound, TaskNotFound
+from todo.outbox import Draft
+from todo.reminder_models import Reminder, ReminderCreate, ReminderPage, ReminderQuery, Snooze
 from todo.task_models import ReminderSpec, Task
 from todo.unit_of_work import UnitOfWork
 
+COLUMNS = "id, task_id, remind_at, before_due as before, message, delivered_at, created_at"
+
+
+class ReminderNotFound(NotFound):
+    pass
+
 
 def check_specs(
-    specs: list[ReminderSpec], due_at: datetime | None, field: str = "reminders"
+    specs: list[ReminderSpec], due_at: datetime | None, now: datetime, field: str = "reminders"
 ) -> None:
-    """A reminder relative to the due time needs one."""
-    errors = [
-        FieldError(f"{field}.{i}.before", "needs the task to have a due_at")
-        for i, spec in enumerate(specs)
-        if spec.before is not None and due_at is None
-    ]
+    """A relative reminder needs a due time; an absolute one must not be in the past."""
+    errors = []
+    for i, spec in enumerate(specs):
+        if spec.before is not None and due_at is None:
+            errors.append(FieldError(f"{field}.{i}.before", "needs the task to have a due_at"))
+        if spec.remind_at is not None and spec.remind_at < now - timedelta(minutes=1):
+            errors.append(FieldError(f"{field}.{i}.remind_at", "is in the past"))
     if errors:
         raise InvalidInput(errors)
 
 
-async def schedule(work: UnitOfWork, user_id: UUID, task: Task, specs: list[ReminderSpec]) -> None:
-    for spec in specs:
-        if spec.remind_at is not None:
-            remind_at = spec.remind_at
-        else:
-            assert task.due_at is not None
-            assert spec.before is not None
-            remind_at = task.due_at - spec.before
-        reminder_id = uuid4()
-        await work.conn.execute(
-            """
-            insert into reminders (id, task_id, user_id, remind_at, before_due, message, created_at)
-            values ($1, $2, $3, $4, $5, $6, $7)
-            """,
-            reminder_id,
-            task.id,
-            user_id,
-            remind_at,
-            spec.before,
-            spec.message,
-            work.now,
+def reminder_json(reminder: Reminder) -> dict[str, Any]:
+    data: dict[str, Any] = reminder.model_dump(mode="json")
+    return data
+
+
+def _moment(spec: ReminderSpec, due_at: datetime | None) -> datetime:
+    if spec.remind_at is not None:
+        return spec.remind_at
+    assert due_at is not None
+    assert spec.before is not None
+    return due_at - spec.before
+
+
+async def _insert(
+    work: UnitOfWork,
+    user_id: UUID,
+    task_id: UUID,
+    remind_at: datetime,
+    before: timedelta | None,
+    message: str | None,
+) -> Reminder:
+    row = await work.conn.fetchrow(
+        f"""
+        insert into reminders (id, task_id, user_id, remind_at, before_due, message, created_at)
+        values ($1, $2, $3, $4, $5, $6, $7)
+        returning {COLUMNS}
+        """,
+        uuid4(),
+        task_id,
+        user_id,
+        remind_at,
+        before,
+        message,
+        work.now,
+    )
+    reminder = Reminder.model_validate(dict(row or {}))
+    await work.emit(
+        user_id, events.REMINDER_SCHEDULED, str(reminder.id), {"reminder": reminder_json(reminder)}
+    )
+    return reminder
+
+
+async def schedule(
+    work: UnitOfWork, user_id: UUID, task: Task, specs: list[ReminderSpec]
+) -> list[Reminder]:
+    return [
+        await _insert(work, user_id, task.id, _moment(s, task.due_at), s.before, s.message)
+        for s in specs
+    ]
+
+
+async def add_reminder(work: UnitOfWork, user_id: UUID, body: ReminderCreate) -> Reminder:
+    task = await work.conn.fetchrow(
+        "select due_at from tasks where id = $1 and user_id = $2 for share", body.task_id, user_id
+    )
+    if task is None:
+        raise TaskNotFound(f"no task {body.task_id}")
+    due_at = task["due_at"]
+    check_specs([body], due_at, work.now, field="body")
+    return await _insert(
+        work, user_id, body.task_id, _moment(body, due_at), body.before, body.message
+    )
+
+
+async def delete_reminder(work: UnitOfWork, user_id: UUID, reminder_id: UUID) -> None:
+    deleted = await work.conn.fetchval(
+        "delete from reminders where id = $1 and user_id = $2 returning true", reminder_id, user_id
+    )
+    if not deleted:
+        raise ReminderNotFound(f"no reminder {reminder_id}")
+
+
+async def snooze(work: UnitOfWork, user_id: UUID, reminder_id: UUID, body: Snooze) -> Reminder:
+    """Move a reminder (delivered or not) to a later moment; it no longer follows the due time."""
+    if body.until is not None:
+        if body.until <= work.now:
+            raise InvalidInput.single("until", "must be in the future")
+        until = body.until
+    else:
+        assert body.minutes is not None
+        until = work.now + timedelta(minutes=body.minutes)
+    row = await work.conn.fetchrow(
+        f"""
+        update reminders set remind_at = $3, before_due = null, delivered_at = null
+        where id = $1 and user_id = $2
+        returning {COLUMNS}
+        """,
+        reminder_id,
+        user_id,
+        until,
+    )
+    if row is None:
+        raise ReminderNotFound(f"no reminder {reminder_id}")
+    reminder = Reminder.model_validate(dict(row))
+    await work.emit(
+        user_id, events.REMINDER_SCHEDULED, str(reminder.id), {"reminder": reminder_json(reminder)}
+    )
+    return reminder
+
+
+async def follow_due(work: UnitOfWork, task: Task) -> None:
+    """Keep pending relative reminders at their distance from a task's new due time."""
+    if task.due_at is None:
+        return
+    await work.conn.execute(
+        """
+        update reminders set remind_at = $2 - before_due
+        where task_id = $1 and before_due is not null and delivered_at is null
+        """,
+        task.id,
+        task.due_at,
+    )
+
+
+async def carry_over(work: UnitOfWork, user_id: UUID, previous: Task, following: Task) -> None:
+    """Give a task's next instance the reminders of the one completed, moved along with it."""
+    assert following.due_at is not None
+    rows = await work.conn.fetch(
+        f"select {COLUMNS} from reminders where task_id = $1 order by remind_at, id", previous.id
+    )
+    shift = following.due_at - (previous.due_at or following.due_at)
+    for row in rows:
+        old = Reminder.model_validate(dict(row))
+        moment = following.due_at - old.before if old.before is not None else old.remind_at + shift
+        await _insert(work, user_id, following.id, moment, old.before, old.message)
+
+
+async def list_reminders(conn: Connection, user_id: UUID, query: ReminderQuery) -> ReminderPage:
+    where: list[str] = ["user_id = $1"]
+    args: list[Any] = [user_id]
+    if query.task_id is not None:
+        args.append(query.task_id)
+        where.append(f"task_id = ${len(args)}")
+    if query.pending is not None:
+        where.append("delivered_at is null" if query.pending else "delivered_at is not null")
+    if query.cursor:
+        position = decode_cursor(query.cursor)
+        try:
+            args += [datetime.fromisoformat(position["at"]), UUID(position["id"])]
+        except (KeyError, TypeError, ValueError):
+            raise bad_cursor() from None
+        where.append(f"(remind_at, id) > (${len(args) - 1}, ${len(args)})")
+    args.append(query.limit + 1)
+    rows = await conn.fetch(
+        f"""
+        select {COLUMNS} from reminders where {" and ".join(where)}
+        order by remind_at, id limit ${len(args)}
+        """,
+        *args,
+    )
+    items = [Reminder.model_validate(dict(r)) for r in rows[: query.limit]]
+    next_cursor = None
+    if len(rows) > query.limit:
+        last = items[-1]
+        next_cursor = encode_cursor({"at": last.remind_at.isoformat(), "id": str(last.id)})
+    return ReminderPage(items=items, next_cursor=next_cursor)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    delivered: int
+    skipped: int
+
+
+_CLAIM_DUE = f"""
+with due as (
+    select id from reminders
+    where delivered_at is null and remind_at <= $1
+    order by remind_at
+    limit $2
+    for update skip locked
+)
+update reminders r set delivered_at = $1
+from due, tasks t
+where r.id = due.id and t.id = r.task_id
+returning {", ".join("r." + c for c in COLUMNS.split(", "))}, r.user_id,
+          t.title as task_title, t.due_at as task_due_at, t.status as task_status
+"""
+
+
+async def claim_due(work: UnitOfWork, limit: int) -> Claimed:
+    """Mark up to `limit` due reminders delivered and announce each with reminder.due.
+
+    Reminders of completed tasks are marked too, without an event: nobody needs them.
+    """
+    rows = await work.conn.fetch(_CLAIM_DUE, work.now, limit)
+    drafts = []
+    for row in rows:
+        if row["task_status"] == "completed":
+            continue
+        reminder = Reminder.model_validate(dict(row))
+        task = {"id": str(row["task_id"]), "title": row["task_title"], "due_at": row["task_due_at"]}
+        if task["due_at"] is not None:
+            task["due_at"] = task["due_at"].isoformat().replace("+00:00", "Z")
+        drafts.append(
+            Draft(
+                row["user_id"],
+                events.REMINDER_DUE,
+                str(reminder.id),
+                {"reminder": reminder_json(reminder), "task": task},
+            )
         )
-        await work.emit(
-            user_id,
-            events.REMINDER_SCHEDULED,
-            str(reminder_id),
-            {
-                "reminder": {
-                    "id": str(reminder_id),
-                    "task_id": str(task.id),
-                    "remind_at": remind_at.isoformat(),
-                    "message": spec.message,
-                }
-            },
-        )
+    await work.emit_many(drafts)
+    return Claimed(delivered=len(drafts), skipped=len(rows) - len(drafts))

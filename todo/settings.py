@@ -53,6 +53,10 @@ class Settings:
     app_api_token: str | None = None
     pubsub_name: str = "pubsub"
     publish_timeout_seconds: float = 2.0
+    # The relay leaves younger events to the after-commit publisher.
+    relay_after_seconds: float = 10.0
+    # The name of the Dapr cron input binding that fires the tick (its route is /<name>).
+    tick_binding: str = "tick"
 
     data_dir: Path = Path(".data")
     log_level: str = "INFO"

@@ -26,6 +26,7 @@ INSERT_TASK = f"""
 insert into tasks (id, user_id, title, description, status, priority, due_at,
                    completed_at, tags, metadata, recurrence, created_at, updated_at)
 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
+on conflict (id) do nothing
 returning {COLUMNS}
 """
 # Columns a patch may set, each bound as a parameter of this SQL type.
@@ -70,10 +71,22 @@ async def create_task(
         )
         if stored is not None:
             return Created(Task.model_validate(stored), replayed=True)
-    reminders.check_specs(spec.reminders, spec.due_at)
+    reminders.check_specs(spec.reminders, spec.due_at, work.now)
+    task = await insert_task(work, user_id, spec)
+    assert task is not None
+    if idempotency_key is not None:
+        await idempotency.record(work.conn, user_id, idempotency_key, 201, task_json(task))
+    return Created(task, replayed=False)
+
+
+async def insert_task(
+    work: UnitOfWork, user_id: UUID, spec: TaskCreate, task_id: UUID | None = None
+) -> Task | None:
+    """Insert a task with its reminders and announce it. With a given id, an existing task
+    of that id wins and nothing happens (None): how a repeat's next instance stays unique."""
     row = await work.conn.fetchrow(
         INSERT_TASK,
-        uuid4(),
+        task_id or uuid4(),
         user_id,
         spec.title,
         spec.description,
@@ -86,10 +99,10 @@ async def create_task(
         spec.recurrence.model_dump() if spec.recurrence else None,
         work.now,
     )
-    assert row is not None
+    if row is None:
+        return None
     task = task_from_row(row)
-    snapshot = task_json(task)
-    await work.emit(user_id, events.TASK_CREATED, str(task.id), {"task": snapshot})
+    await work.emit(user_id, events.TASK_CREATED, str(task.id), {"task": task_json(task)})
     if task.recurrence is not None:
         await work.emit(
             user_id,
@@ -98,9 +111,7 @@ async def create_task(
             {"task_id": str(task.id), "recurrence": task.recurrence.model_dump()},
         )
     await reminders.schedule(work, user_id, task, spec.reminders)
-    if idempotency_key is not None:
-        await idempotency.record(work.conn, user_id, idempotency_key, 201, snapshot)
-    return Created(task, replayed=False)
+    return task
 
 
 async def get_task(conn: Connection, user_id: UUID, task_id: UUID) -> Task:
@@ -195,6 +206,8 @@ async def _apply(work: UnitOfWork, user_id: UUID, task: Task, requested: dict[st
     )
     assert row is not None
     updated = task_from_row(row)
+    if "due_at" in changes:
+        await reminders.follow_due(work, updated)
     previous = task.model_dump(mode="json")
     await work.emit(
         user_id,

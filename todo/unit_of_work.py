@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,6 +15,8 @@ from todo.db import Connection
 from todo.events import Event
 from todo.runtime import runtime
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class UnitOfWork:
@@ -21,20 +24,18 @@ class UnitOfWork:
     now: datetime
     source: str
     events: list[Event] = field(default_factory=list)
+    after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def emit(self, user_id: UUID, type: str, subject: str, data: dict[str, Any]) -> Event:
         """Write an event to the outbox in this transaction; it is published after commit."""
-        event = await outbox.append_event(
-            self.conn,
-            user_id=user_id,
-            type=type,
-            source=self.source,
-            subject=subject,
-            data=data,
-            now=self.now,
-        )
-        self.events.append(event)
+        (event,) = await self.emit_many([outbox.Draft(user_id, type, subject, data)])
         return event
+
+    async def emit_many(self, drafts: Sequence[outbox.Draft]) -> list[Event]:
+        """Many events in one statement, numbered in the order given."""
+        appended = await outbox.append_events(self.conn, drafts, source=self.source, now=self.now)
+        self.events.extend(appended)
+        return appended
 
 
 @asynccontextmanager
@@ -46,3 +47,8 @@ async def unit_of_work() -> AsyncIterator[UnitOfWork]:
         yield work
     if work.events:
         rt.outgoing.submit(work.events)
+    for callback in work.after_commit:
+        try:
+            await callback()
+        except Exception:
+            log.exception("an after-commit step failed")

@@ -75,6 +75,9 @@ class Route:
     cloudevent: str | None = None
     # Request headers the route reads, documented in the OpenAPI document.
     headers: tuple[str, ...] = ()
+    # Called only by the Dapr sidecar (events, bindings): checked against APP_API_TOKEN,
+    # kept out of the public API document and the ingress.
+    sidecar: bool = False
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -122,6 +125,11 @@ class FunctionApi:
         settings = runtime().settings
         logs.configure_logging(settings.function_name, settings.log_level)
 
+    @property
+    def public_routes(self) -> list[Route]:
+        """The routes clients call: in the API document and behind the ingress."""
+        return [r for r in self.routes if not r.sidecar]
+
     # Declaring routes -------------------------------------------------------------------
 
     def route(self, method: str, path: str, **options: Any) -> Callable[[Endpoint], Endpoint]:
@@ -142,6 +150,9 @@ class FunctionApi:
 
     def delete(self, path: str, **options: Any) -> Callable[[Endpoint], Endpoint]:
         return self.route("DELETE", path, **options)
+
+    def options(self, path: str, **options: Any) -> Callable[[Endpoint], Endpoint]:
+        return self.route("OPTIONS", path, **options)
 
     # Serving ----------------------------------------------------------------------------
 
@@ -263,6 +274,11 @@ def _request_id(request: Request) -> str:
 def authenticate(request: Request, route: Route, event: CloudEvent | None) -> Principal | None:
     """The caller: a user's bearer token, or the Dapr sidecar delivering an event for a user."""
     rt = runtime()
+    if route.sidecar:
+        # Without APP_API_TOKEN the route relies on being reachable only in the cluster.
+        if rt.settings.app_api_token and not _is_sidecar(request):
+            raise NotAuthenticated("only the Dapr sidecar may call this route")
+        return None
     authorization = request.headers.get("authorization")
     if authorization:
         scheme, _, token = authorization.partition(" ")
@@ -416,6 +432,11 @@ def etag(version: int) -> str:
 
 
 # Built-in routes --------------------------------------------------------------------------
+
+
+def acknowledge() -> Response:
+    """Dapr's answer for an event taken (processed, skipped as a repeat, or dead-lettered)."""
+    return json_response({"status": "SUCCESS"})
 
 
 async def _health(call: Call) -> Response:

@@ -1,0 +1,107 @@
+"""Running event consumers exactly once per event, and dead-lettering what cannot succeed.
+
+A consumer records the event as processed in the same transaction as its effect, so a
+redelivered event (at-least-once delivery) changes nothing. An event that can never
+succeed (unknown type, invalid data) raises `PoisonEvent`: it is stored as a dead letter
+with the reason and acknowledged, since retrying it would only fail again. Anything else
+(the database gone) propagates, and the platform retries with backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from todo import dead_letters, metrics
+from todo.incoming import IncomingEvent
+from todo.runtime import runtime
+from todo.unit_of_work import UnitOfWork, unit_of_work
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[UnitOfWork, IncomingEvent], Awaitable[None]]
+
+
+class PoisonEvent(Exception):
+    """This event can never be processed; say why."""
+
+
+@dataclass(frozen=True)
+class Consumer:
+    name: str
+    types: frozenset[str]
+    handle: Handler
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def event_data(model: type[M], event: IncomingEvent) -> M:
+    """The event's data as `model`, or PoisonEvent naming what is wrong."""
+    try:
+        return model.model_validate(event.data)
+    except ValidationError as exc:
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) or "data" for e in exc.errors())
+        raise PoisonEvent(f"invalid data in {event.type}: {fields}") from None
+
+
+async def consume(consumers: Sequence[Consumer], event: IncomingEvent, topic: str) -> None:
+    """Give `event` to every consumer that takes its type; dead-letter it if none does."""
+    wanted = [c for c in consumers if event.type in c.types]
+    if not wanted:
+        await dead_letter(event, topic, f"no consumer for event type {event.type!r}")
+        return
+    for consumer in wanted:
+        try:
+            outcome = await _consume_once(consumer, event)
+        except PoisonEvent as exc:
+            await dead_letter(event, topic, str(exc), subscriber=consumer.name)
+            outcome = "dead_lettered"
+        metrics.instruments().events_processed.labels(consumer.name, outcome).inc()
+
+
+async def _consume_once(consumer: Consumer, event: IncomingEvent) -> str:
+    async with unit_of_work() as work:
+        fresh = await work.conn.fetchval(
+            """
+            insert into processed_events (consumer, event_id, processed_at) values ($1, $2, $3)
+            on conflict do nothing returning true
+            """,
+            consumer.name,
+            event.id,
+            work.now,
+        )
+        if not fresh:
+            return "duplicate"
+        await consumer.handle(work, event)
+    return "processed"
+
+
+async def dead_letter(
+    event: IncomingEvent | None,
+    topic: str,
+    reason: str,
+    *,
+    subscriber: str | None = None,
+    raw: bytes | None = None,
+) -> None:
+    rt = runtime()
+    log.warning(
+        "dead letter",
+        extra={"topic": topic, "reason": reason, "event_id": event.id if event else None},
+    )
+    async with rt.database.transaction() as conn:
+        await dead_letters.store(
+            conn,
+            topic=topic,
+            reason=reason,
+            now=rt.clock.now(),
+            event=event.to_cloudevent() if event else None,
+            raw=raw,
+            subscriber=subscriber,
+        )
+    metrics.instruments().dead_letters.labels(topic).inc()

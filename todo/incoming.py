@@ -1,0 +1,88 @@
+"""Events arriving over HTTP, in every form they come in.
+
+Dapr pushes structured CloudEvents (our event with `topic`, `pubsubname` and trace
+attributes added); other senders use binary mode (ce-* headers); a Knative KafkaSource
+wraps the Kafka record, which holds the event Dapr wrote, as the data of a
+`dev.knative.kafka.event`. All of them become one `IncomingEvent`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from cloudevents.exceptions import GenericException
+from cloudevents.http import from_dict, from_http
+from cloudevents.http.event import CloudEvent
+
+KAFKA_WRAPPER = "dev.knative.kafka.event"
+
+
+class MalformedEvent(Exception):
+    """The body is not a CloudEvent we can read; retrying cannot help."""
+
+
+@dataclass(frozen=True)
+class IncomingEvent:
+    attributes: dict[str, Any]
+    data: Any
+
+    @property
+    def id(self) -> str:
+        return str(self.attributes["id"])
+
+    @property
+    def type(self) -> str:
+        return str(self.attributes["type"])
+
+    @property
+    def source(self) -> str:
+        return str(self.attributes["source"])
+
+    @property
+    def subject(self) -> str | None:
+        subject = self.attributes.get("subject")
+        return None if subject is None else str(subject)
+
+    @property
+    def topic(self) -> str | None:
+        topic = self.attributes.get("topic")
+        return None if topic is None else str(topic)
+
+    @property
+    def user_id(self) -> UUID | None:
+        try:
+            return UUID(str(self.attributes["userid"]))
+        except (KeyError, ValueError):
+            return None
+
+    def to_cloudevent(self) -> dict[str, Any]:
+        """The structured form, as stored with a dead letter and sent again on replay."""
+        return {**self.attributes, "data": self.data}
+
+
+def parse_event(headers: dict[str, str], body: bytes) -> IncomingEvent:
+    try:
+        event = from_http(headers, body)
+    except GenericException as exc:
+        raise MalformedEvent(f"not a CloudEvent: {exc}") from None
+    if event["type"] == KAFKA_WRAPPER:
+        event = _unwrap_kafka(event)
+    return IncomingEvent(dict(event.get_attributes()), event.get_data())
+
+
+def _unwrap_kafka(wrapper: CloudEvent) -> CloudEvent:
+    data = wrapper.get_data()
+    if isinstance(data, bytes | str):
+        try:
+            data = json.loads(data)
+        except ValueError:
+            raise MalformedEvent("the Kafka record is not JSON") from None
+    if not isinstance(data, dict) or "specversion" not in data:
+        raise MalformedEvent("the Kafka record does not hold a CloudEvent")
+    try:
+        return from_dict(data)
+    except GenericException as exc:
+        raise MalformedEvent(f"the Kafka record is not a valid CloudEvent: {exc}") from None

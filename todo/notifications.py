@@ -1,0 +1,135 @@
+"""In-app notifications: made from due reminders, listed, and marked read."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from todo import events
+from todo.channels import CHANNELS
+from todo.consumers import Consumer, PoisonEvent, event_data
+from todo.cursor import bad_cursor, decode_cursor, encode_cursor
+from todo.db import Connection
+from todo.errors import NotFound
+from todo.incoming import IncomingEvent
+from todo.models import Output
+from todo.reminder_models import Notification, NotificationPage, NotificationQuery, Reminder
+from todo.unit_of_work import UnitOfWork
+
+COLUMNS = "id, task_id, reminder_id, title, body, created_at, read_at"
+
+
+class NotificationNotFound(NotFound):
+    pass
+
+
+class DueTask(Output):
+    id: UUID
+    title: str
+    due_at: datetime | None = None
+
+
+class ReminderDue(Output):
+    reminder: Reminder
+    task: DueTask
+
+
+def _body(due: ReminderDue) -> str:
+    if due.reminder.message:
+        return due.reminder.message
+    if due.task.due_at is not None:
+        return f"Due at {due.task.due_at.isoformat().replace('+00:00', 'Z')}"
+    return "Reminder"
+
+
+async def notify_due_reminder(work: UnitOfWork, event: IncomingEvent) -> None:
+    if event.user_id is None:
+        raise PoisonEvent("the event has no userid")
+    user_id = event.user_id
+    due = event_data(ReminderDue, event)
+    row = await work.conn.fetchrow(
+        f"""
+        insert into notifications (id, user_id, task_id, reminder_id, title, body, created_at)
+        values ($1, $2, $3, $4, $5, $6, $7)
+        returning {COLUMNS}
+        """,
+        uuid4(),
+        user_id,
+        due.task.id,
+        due.reminder.id,
+        due.task.title,
+        _body(due),
+        work.now,
+    )
+    notification = Notification.model_validate(dict(row or {}))
+    await work.emit(
+        user_id,
+        events.NOTIFICATION_CREATED,
+        str(notification.id),
+        {"notification": notification.model_dump(mode="json")},
+    )
+
+    async def send() -> None:
+        for channel in CHANNELS:
+            await channel.send(str(user_id), notification)
+
+    work.after_commit.append(send)
+
+
+NOTIFY = Consumer("notify", frozenset({events.REMINDER_DUE}), notify_due_reminder)
+
+
+async def list_notifications(
+    conn: Connection, user_id: UUID, query: NotificationQuery
+) -> NotificationPage:
+    where: list[str] = ["user_id = $1"]
+    args: list[Any] = [user_id]
+    if query.unread is not None:
+        where.append("read_at is null" if query.unread else "read_at is not null")
+    if query.cursor:
+        position = decode_cursor(query.cursor)
+        try:
+            args += [datetime.fromisoformat(position["at"]), UUID(position["id"])]
+        except (KeyError, TypeError, ValueError):
+            raise bad_cursor() from None
+        where.append(f"(created_at, id) < (${len(args) - 1}, ${len(args)})")
+    args.append(query.limit + 1)
+    rows = await conn.fetch(
+        f"""
+        select {COLUMNS} from notifications where {" and ".join(where)}
+        order by created_at desc, id desc limit ${len(args)}
+        """,
+        *args,
+    )
+    items = [Notification.model_validate(dict(r)) for r in rows[: query.limit]]
+    next_cursor = None
+    if len(rows) > query.limit:
+        last = items[-1]
+        next_cursor = encode_cursor({"at": last.created_at.isoformat(), "id": str(last.id)})
+    return NotificationPage(items=items, next_cursor=next_cursor)
+
+
+async def mark_read(
+    conn: Connection, user_id: UUID, notification_id: UUID, now: datetime
+) -> Notification:
+    row = await conn.fetchrow(
+        f"""
+        update notifications set read_at = coalesce(read_at, $3)
+        where id = $1 and user_id = $2
+        returning {COLUMNS}
+        """,
+        notification_id,
+        user_id,
+        now,
+    )
+    if row is None:
+        raise NotificationNotFound(f"no notification {notification_id}")
+    return Notification.model_validate(dict(row))
+
+
+async def mark_all_read(conn: Connection, user_id: UUID, now: datetime) -> int:
+    status: str = await conn.execute(
+        "update notifications set read_at = $2 where user_id = $1 and read_at is null", user_id, now
+    )
+    return int(status.split()[-1])

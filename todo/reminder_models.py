@@ -1,0 +1,79 @@
+"""Reminders and notifications as the API takes and answers them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import AwareDatetime, Field, model_validator
+
+from todo.models import Input, Output
+from todo.query_models import Limit
+from todo.task_models import ReminderSpec
+
+MAX_SNOOZE_MINUTES = 7 * 24 * 60
+
+
+class Reminder(Output):
+    id: UUID
+    task_id: UUID
+    remind_at: datetime
+    before: timedelta | None = Field(
+        description="Set when the reminder follows the task's due time (ISO 8601 duration)."
+    )
+    message: str | None
+    delivered_at: datetime | None
+    created_at: datetime
+
+
+class ReminderCreate(ReminderSpec):
+    task_id: UUID
+
+
+class Snooze(Input):
+    """Remind again after some minutes, or at a given moment."""
+
+    minutes: Annotated[int, Field(ge=1, le=MAX_SNOOZE_MINUTES)] | None = None
+    until: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _one_moment(self) -> Snooze:
+        if (self.minutes is None) == (self.until is None):
+            raise ValueError("give exactly one of minutes or until")
+        return self
+
+
+class ReminderQuery(Limit):
+    task_id: UUID | None = None
+    pending: bool | None = Field(
+        default=None, description="true: not yet delivered; false: delivered."
+    )
+
+
+class ReminderPage(Output):
+    items: list[Reminder]
+    next_cursor: str | None
+
+
+class Notification(Output):
+    id: UUID
+    task_id: UUID | None
+    reminder_id: UUID | None
+    title: str
+    body: str | None
+    created_at: datetime
+    read_at: datetime | None
+
+
+class NotificationQuery(Limit):
+    unread: bool | None = Field(default=None, description="true: only unread ones.")
+
+
+class NotificationPage(Output):
+    items: list[Notification]
+    next_cursor: str | None
+
+
+class ReadAll(Output):
+    updated: int = Field(description="How many notifications were marked read.")
