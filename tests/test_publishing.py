@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -20,7 +21,9 @@ import pytest
 import respx
 
 from tests.conftest import Account
+from todo.clock import ManualClock
 from todo.dapr import DaprPublisher
+from todo.dev import Stack
 from todo.events import Event
 from todo.runtime import Runtime, configure
 
@@ -187,3 +190,73 @@ async def test_a_slow_sidecar_does_not_delay_the_response(
         release.set()
         await dapr.outgoing.drain()
     assert [r["published_at"] is not None for r in await outbox_rows(dapr)] == [True]
+
+
+BULK_TASK_EVENTS = f"{SIDECAR}/v1.0-alpha1/publish/bulk/pubsub/task.events"
+
+
+async def leave_in_outbox(
+    dapr: Runtime, client: httpx.AsyncClient, account: Account, n: int
+) -> None:
+    """Make n task events while the sidecar refuses them, then let them age past the relay delay."""
+    with respx.mock() as mock:
+        mock.post(PUBLISH_TASK_EVENTS).mock(return_value=httpx.Response(500))
+        for i in range(n):
+            await client.post("/api/tasks", json={"title": f"t{i}"}, headers=account.headers)
+        await dapr.outgoing.drain()
+    assert isinstance(dapr.clock, ManualClock)
+    dapr.clock.advance(timedelta(seconds=dapr.settings.relay_after_seconds + 1))
+
+
+async def test_the_relay_bulk_publishes_per_topic_in_user_order(
+    dapr: Runtime, client: httpx.AsyncClient, alice: Account, bob: Account, stack: Stack
+) -> None:
+    await leave_in_outbox(dapr, client, alice, 2)
+    await leave_in_outbox(dapr, client, bob, 1)
+    with respx.mock() as mock:
+        route = mock.post(BULK_TASK_EVENTS).mock(return_value=httpx.Response(204))
+        status, body = await stack.tick()
+    assert status == 200
+    assert json.loads(body)["relayed"] == 3
+    request = route.calls.last.request
+    assert request.headers["content-type"] == "application/json"
+    assert request.headers["dapr-api-token"] == "sidecar-token"
+    entries = json.loads(request.content)
+    rows = await outbox_rows(dapr)
+    by_id = {str(r["id"]): r for r in rows}
+    assert [set(e) for e in entries] == [{"entryId", "event", "contentType", "metadata"}] * 3
+    assert all(e["contentType"] == "application/cloudevents+json" for e in entries)
+    assert all(e["event"]["id"] == e["entryId"] for e in entries)
+    assert all(e["metadata"] == {"partitionKey": e["event"]["userid"]} for e in entries)
+    # Each user's events go in sequence order.
+    for user in (alice, bob):
+        seqs = [e["event"]["sequence"] for e in entries if e["event"]["userid"] == str(user.id)]
+        assert seqs == sorted(seqs)
+    assert all(by_id[e["entryId"]]["published_at"] is not None for e in entries)
+
+
+async def test_entries_dapr_reports_failed_stay_for_the_next_relay(
+    dapr: Runtime, client: httpx.AsyncClient, alice: Account, stack: Stack
+) -> None:
+    await leave_in_outbox(dapr, client, alice, 3)
+    rows = await outbox_rows(dapr)
+    failed = str(rows[1]["id"])
+    answer = {
+        "failedEntries": [{"entryId": failed, "error": "broker said no"}],
+        "errorCode": "ERR_PUBSUB_PUBLISH_MESSAGE",
+    }
+    with respx.mock() as mock:
+        mock.post(BULK_TASK_EVENTS).mock(return_value=httpx.Response(500, json=answer))
+        _, body = await stack.tick()
+    assert json.loads(body)["relayed"] == 2
+    after = {str(r["id"]): r["published_at"] for r in await outbox_rows(dapr)}
+    assert [after[str(r["id"])] is None for r in rows] == [False, True, False]
+
+    with respx.mock() as mock:
+        mock.post(BULK_TASK_EVENTS).mock(return_value=httpx.Response(403, text="forbidden"))
+        _, body = await stack.tick()
+    assert json.loads(body)["relayed"] == 0
+    with respx.mock() as mock:
+        mock.post(BULK_TASK_EVENTS).mock(return_value=httpx.Response(204))
+        _, body = await stack.tick()
+    assert json.loads(body) | {"relayed": 1, "backlog": 0} == json.loads(body)

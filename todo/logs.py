@@ -16,16 +16,13 @@ _installed = False
 
 
 def _with_context(factory: Any) -> Any:
-    """Stamp each record with the request id and function when it is made."""
+    """Stamp each record with the request id and function when it is made (under private
+    names: a log call may also pass them in `extra`, which takes precedence)."""
 
     def make(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record: logging.LogRecord = factory(*args, **kwargs)
-        rid = context.request_id.get()
-        if rid:
-            record.request_id = rid
-        function = context.function.get()
-        if function:
-            record.function = function
+        record._request_id = context.request_id.get()
+        record._function = context.function.get()
         return record
 
     return make
@@ -37,13 +34,16 @@ class JsonFormatter(logging.Formatter):
         self.default_function = default_function
 
     def format(self, record: logging.LogRecord) -> str:
+        fields = record.__dict__
         entry: dict[str, object] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "function": self.default_function,
+            "function": fields.get("_function") or self.default_function,
             "message": record.getMessage(),
         }
+        if fields.get("_request_id"):
+            entry["request_id"] = fields["_request_id"]
         for key, value in record.__dict__.items():
             if key not in _RESERVED and not key.startswith("_"):
                 entry[key] = value

@@ -149,7 +149,7 @@ async def follow_due(work: UnitOfWork, task: Task) -> None:
         return
     await work.conn.execute(
         """
-        update reminders set remind_at = $2 - before_due
+        update reminders set remind_at = $2::timestamptz - before_due
         where task_id = $1 and before_due is not null and delivered_at is null
         """,
         task.id,

@@ -1,0 +1,289 @@
+"""The event functions over HTTP, as Dapr and Knative deliver to them: structured, binary
+and KafkaSource-wrapped CloudEvents; repeats; events that can never succeed; outages."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+
+from tests.conftest import Account, CreateTask
+from tests.tcp_proxy import FlakyProxy
+from todo.db import Database
+from todo.dev import Stack, call_app
+from todo.runtime import Runtime, configure
+
+
+def task_event(
+    account: Account, task: dict[str, Any], type: str = "todo.task.created", **extra: Any
+) -> dict[str, Any]:
+    """A task event as Dapr pushes it: our CloudEvent plus Dapr's own attributes."""
+    return {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "type": type,
+        "source": "/functions/create_task",
+        "subject": task["id"],
+        "time": "2026-03-02T09:30:00Z",
+        "datacontenttype": "application/json",
+        "userid": str(account.id),
+        "sequence": 1,
+        "topic": "task.events",
+        "pubsubname": "pubsub",
+        "traceid": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        "data": {"task": task},
+        **extra,
+    }
+
+
+async def post(
+    stack: Stack, fn: str, path: str, body: bytes, headers: dict[str, str]
+) -> tuple[int, Any]:
+    status, raw = await call_app(stack.app(fn), "POST", path, body, headers)
+    return status, json.loads(raw) if raw else None
+
+
+async def structured(
+    stack: Stack, event: dict[str, Any], fn: str = "process_event", path: str = "/events"
+) -> tuple[int, Any]:
+    return await post(
+        stack,
+        fn,
+        path,
+        json.dumps(event).encode(),
+        {"content-type": "application/cloudevents+json"},
+    )
+
+
+async def count(rt: Runtime, sql: str, *args: Any) -> int:
+    async with rt.database.transaction() as conn:
+        n: int = await conn.fetchval(sql, *args)
+    return n
+
+
+@pytest.fixture
+async def task(create_task: CreateTask, alice: Account) -> dict[str, Any]:
+    return await create_task(alice, title="audited")
+
+
+async def test_a_structured_event_is_audited_once_however_often_it_arrives(
+    stack: Stack, rt: Runtime, alice: Account, task: dict[str, Any]
+) -> None:
+    event = task_event(alice, task)
+    for _ in range(3):
+        status, body = await structured(stack, event)
+        assert (status, body) == (200, {"status": "SUCCESS"})
+    assert await count(rt, "select count(*) from audit_log where event_id = $1", event["id"]) == 1
+    async with rt.database.transaction() as conn:
+        row = await conn.fetchrow("select * from audit_log where event_id = $1", event["id"])
+    assert row is not None
+    assert (row["user_id"], row["type"], row["subject"]) == (
+        alice.id,
+        "todo.task.created",
+        task["id"],
+    )
+    assert row["before"] is None
+    assert row["after"]["title"] == "audited"
+
+
+async def test_an_update_is_audited_with_before_and_after(
+    stack: Stack, rt: Runtime, alice: Account, task: dict[str, Any]
+) -> None:
+    after = {**task, "title": "renamed", "version": 2}
+    event = task_event(alice, after, "todo.task.updated")
+    event["data"]["previous"] = {"title": "audited"}
+    event["data"]["changed"] = ["title"]
+    assert (await structured(stack, event))[0] == 200
+    async with rt.database.transaction() as conn:
+        row = await conn.fetchrow(
+            "select before, after from audit_log where event_id = $1", event["id"]
+        )
+    assert row is not None
+    assert (row["before"]["title"], row["after"]["title"]) == ("audited", "renamed")
+
+
+async def test_a_binary_mode_event_is_taken(
+    stack: Stack, rt: Runtime, alice: Account, task: dict[str, Any]
+) -> None:
+    event_id = str(uuid.uuid4())
+    headers = {
+        "ce-specversion": "1.0",
+        "ce-id": event_id,
+        "ce-type": "todo.task.created",
+        "ce-source": "/functions/create_task",
+        "ce-subject": task["id"],
+        "ce-userid": str(alice.id),
+        "content-type": "application/json",
+    }
+    status, _ = await post(
+        stack, "process_event", "/events", json.dumps({"task": task}).encode(), headers
+    )
+    assert status == 200
+    assert await count(rt, "select count(*) from audit_log where event_id = $1", event_id) == 1
+
+
+@pytest.mark.parametrize("outer", ["binary", "structured"])
+async def test_a_kafkasource_wrapped_event_is_unwrapped(
+    stack: Stack, rt: Runtime, alice: Account, task: dict[str, Any], outer: str
+) -> None:
+    inner = task_event(alice, task)
+    if outer == "binary":
+        headers = {
+            "ce-specversion": "1.0",
+            "ce-id": "partition:0/offset:42",
+            "ce-type": "dev.knative.kafka.event",
+            "ce-source": "/apis/v1/namespaces/todo/kafkasources/task-events#task.events",
+            "ce-subject": "partition:0#42",
+            "content-type": "application/json",
+        }
+        status, _ = await post(
+            stack, "process_event", "/events", json.dumps(inner).encode(), headers
+        )
+    else:
+        wrapper = {
+            "specversion": "1.0",
+            "id": "partition:0/offset:43",
+            "type": "dev.knative.kafka.event",
+            "source": "/apis/v1/namespaces/todo/kafkasources/task-events#task.events",
+            "datacontenttype": "application/json",
+            "data": inner,
+        }
+        status, _ = await structured(stack, wrapper)
+    assert status == 200
+    assert await count(rt, "select count(*) from audit_log where event_id = $1", inner["id"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "reason"),
+    [
+        (b"this is not json", "application/cloudevents+json", "not a CloudEvent"),
+        (b'{"hello": "world"}', "application/json", "not a CloudEvent"),
+        (
+            json.dumps(
+                {
+                    "specversion": "1.0",
+                    "id": "k",
+                    "type": "dev.knative.kafka.event",
+                    "source": "/k",
+                    "data": "not json",
+                }
+            ).encode(),
+            "application/cloudevents+json",
+            "not JSON",
+        ),
+    ],
+)
+async def test_a_malformed_event_is_dead_lettered_and_acknowledged(
+    stack: Stack, rt: Runtime, body: bytes, content_type: str, reason: str
+) -> None:
+    status, answer = await post(
+        stack, "process_event", "/events", body, {"content-type": content_type}
+    )
+    assert (status, answer) == (200, {"status": "SUCCESS"})
+    async with rt.database.transaction() as conn:
+        letter = await conn.fetchrow("select topic, reason, raw from dead_letters")
+    assert letter is not None
+    assert letter["topic"] == "task.events"
+    assert reason in letter["reason"]
+    assert letter["raw"] == body.decode()
+
+
+async def test_an_unknown_type_or_invalid_data_is_dead_lettered_not_retried(
+    stack: Stack, rt: Runtime, alice: Account, task: dict[str, Any]
+) -> None:
+    unknown = task_event(alice, task, "todo.task.exploded")
+    assert (await structured(stack, unknown))[0] == 200
+    invalid = task_event(alice, task)
+    invalid["data"] = {"task": "not an object"}
+    assert (await structured(stack, invalid))[0] == 200
+    no_user = task_event(alice, task)
+    del no_user["userid"]
+    assert (await structured(stack, no_user))[0] == 200
+    async with rt.database.transaction() as conn:
+        rows = await conn.fetch(
+            "select event_id, reason, subscriber, event from dead_letters order by reason"
+        )
+    reasons = {r["event_id"]: r["reason"] for r in rows}
+    assert "no consumer for event type 'todo.task.exploded'" in reasons[unknown["id"]]
+    assert "invalid data" in reasons[invalid["id"]]
+    assert "userid" in reasons[no_user["id"]]
+    assert all(r["event"]["type"] for r in rows)
+    ids = [unknown["id"], invalid["id"], no_user["id"]]
+    assert await count(rt, "select count(*) from audit_log where event_id = any($1)", ids) == 0
+
+
+async def test_the_dead_letter_intake_keeps_the_reason_it_is_given(
+    stack: Stack, rt: Runtime, alice: Account, task: dict[str, Any]
+) -> None:
+    from_dapr = task_event(alice, task, topic="task.events.dlq")
+    assert (await structured(stack, from_dapr, path="/events/dead-letter"))[0] == 200
+    from_bus = task_event(
+        alice,
+        task,
+        topic="reminder.events.dlq",
+        deadletterreason="notify: 5 attempts",
+        deadlettersubscriber="notify",
+    )
+    assert (await structured(stack, from_bus, path="/events/dead-letter"))[0] == 200
+    async with rt.database.transaction() as conn:
+        rows = {r["event_id"]: r for r in await conn.fetch("select * from dead_letters")}
+    assert rows[from_dapr["id"]]["topic"] == "task.events.dlq"
+    assert rows[from_dapr["id"]]["reason"] == "delivery retries exhausted"
+    assert rows[from_bus["id"]]["reason"] == "notify: 5 attempts"
+    assert rows[from_bus["id"]]["subscriber"] == "notify"
+
+
+async def test_a_database_outage_answers_5xx_so_the_platform_retries(
+    stack: Stack, rt: Runtime, alice: Account, task: dict[str, Any]
+) -> None:
+    assert rt.settings.database_url
+    proxy = FlakyProxy(rt.settings.database_url)
+    await proxy.start()
+    settings = rt.settings.with_changes(database_url=proxy.url, db_connect_timeout=2.0)
+    database = Database(settings)
+    configure(settings, clock=rt.clock, database=database, publisher=rt.publisher)
+    event = task_event(alice, task)
+    try:
+        await proxy.down()
+        status, problem = await structured(stack, event)
+        assert status == 503
+        assert problem["type"] == "/problems/database-unavailable"
+        await proxy.up()
+        assert (await structured(stack, event))[0] == 200  # the retry succeeds
+    finally:
+        await database.close()
+        await proxy.down()
+    assert await count(rt, "select count(*) from audit_log where event_id = $1", event["id"]) == 1
+
+
+async def test_event_routes_take_only_the_sidecar_when_a_token_is_set(
+    stack: Stack, rt: Runtime, alice: Account, task: dict[str, Any]
+) -> None:
+    configure(
+        rt.settings.with_changes(app_api_token="from-dapr"),
+        clock=rt.clock,
+        database=rt.database,
+        publisher=rt.publisher,
+    )
+    body = json.dumps(task_event(alice, task)).encode()
+    headers = {"content-type": "application/cloudevents+json"}
+    for fn in ("process_event", "notify"):
+        assert (await post(stack, fn, "/events", body, headers))[0] == 401
+        bearer = {**headers, "authorization": f"Bearer {alice.token}"}
+        assert (await post(stack, fn, "/events", body, bearer))[
+            0
+        ] == 401  # a user is not the sidecar
+    sidecar = {**headers, "dapr-api-token": "from-dapr"}
+    assert (await post(stack, "process_event", "/events", body, sidecar))[0] == 200
+
+
+async def test_event_routes_are_not_public(stack: Stack) -> None:
+    import httpx
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=stack), base_url="http://t"
+    ) as client:
+        assert (await client.post("/events", content=b"{}")).status_code == 404
+        assert (await client.post("/tick")).status_code == 404

@@ -1,0 +1,203 @@
+"""Repeating tasks end to end: complete one, and exactly one next instance appears, at the
+right wall-clock time, with its reminders moved along, however the event is delivered."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from tests.conftest import Account, MakeUser, settle
+from todo.dev import Stack, call_app
+from todo.recurring import next_instance_id
+from todo.runtime import Runtime
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+async def tasks_of(client: httpx.AsyncClient, account: Account) -> list[dict[str, Any]]:
+    page = await client.get(
+        "/api/tasks", params={"sort": "due_at", "limit": 200}, headers=account.headers
+    )
+    items: list[dict[str, Any]] = page.json()["items"]
+    return items
+
+
+async def test_completing_a_weekly_task_creates_exactly_one_next_instance(
+    client: httpx.AsyncClient, make_user: MakeUser, rt: Runtime
+) -> None:
+    carol = await make_user("carol@example.com", timezone="Europe/Berlin")
+    # Monday 23 March 2026, 09:00 in Berlin (winter time); the next one falls after the
+    # switch to summer time on 29 March and must still be at 09:00.
+    due = datetime(2026, 3, 23, 9, 0, tzinfo=BERLIN)
+    created = await client.post(
+        "/api/tasks",
+        json={
+            "title": "Weekly review",
+            "priority": "high",
+            "tags": ["work"],
+            "due_at": due.isoformat(),
+            "recurrence": "weekly",
+            "reminders": [{"before": "PT15M", "message": "prepare"}],
+        },
+        headers=carol.headers,
+    )
+    task = created.json()
+    await settle(rt)
+    done = await client.post(f"/api/tasks/{task['id']}/complete", headers=carol.headers)
+    assert done.status_code == 200
+    await settle(rt)
+
+    all_tasks = await tasks_of(client, carol)
+    assert len(all_tasks) == 2
+    following = next(t for t in all_tasks if t["id"] != task["id"])
+    assert following["id"] == str(next_instance_id(uuid.UUID(task["id"])))
+    local_due = datetime.fromisoformat(following["due_at"]).astimezone(BERLIN)
+    assert local_due == datetime(2026, 3, 30, 9, 0, tzinfo=BERLIN)
+    assert following["due_at"] == "2026-03-30T07:00:00Z"  # summer time: UTC+2
+    assert (following["title"], following["priority"], following["tags"]) == (
+        "Weekly review",
+        "high",
+        ["work"],
+    )
+    assert following["status"] == "pending"
+    assert following["recurrence"] == task["recurrence"]
+
+    reminders = (
+        await client.get(
+            "/api/reminders", params={"task_id": following["id"]}, headers=carol.headers
+        )
+    ).json()["items"]
+    assert [(r["remind_at"], r["before"], r["message"]) for r in reminders] == [
+        ("2026-03-30T06:45:00Z", "PT15M", "prepare")
+    ]
+    feed = (await client.get("/api/sync", headers=carol.headers)).json()["events"]
+    created_events = [e for e in feed if e["type"] == "todo.task.created"]
+    assert [e["subject"] for e in created_events] == [task["id"], following["id"]]
+    assert created_events[1]["source"] == "/functions/process_event"
+
+
+async def test_a_completion_delivered_three_times_and_out_of_order_makes_one_instance(
+    client: httpx.AsyncClient, make_user: MakeUser, rt: Runtime, stack: Stack
+) -> None:
+    dave = await make_user("dave@example.com", timezone="America/New_York")
+    task = (
+        await client.post(
+            "/api/tasks",
+            json={
+                "title": "Water plants",
+                "due_at": "2026-03-02T14:00:00Z",
+                "recurrence": "weekly",
+            },
+            headers=dave.headers,
+        )
+    ).json()
+    await client.post(f"/api/tasks/{task['id']}/complete", headers=dave.headers)
+    # Reopened and completed again: a second, different completion event.
+    await client.post(f"/api/tasks/{task['id']}/reopen", headers=dave.headers)
+    await client.post(f"/api/tasks/{task['id']}/complete", headers=dave.headers)
+    await settle(rt)
+
+    feed = (await client.get("/api/sync", headers=dave.headers)).json()["events"]
+    completions = [e for e in feed if e["type"] == "todo.task.completed"]
+    creation = next(
+        e for e in feed if e["type"] == "todo.task.created" and e["subject"] == task["id"]
+    )
+    assert len(completions) == 2
+    # Deliver again, newest first, each completion three times, the creation last.
+    for event in [*reversed(completions * 3), creation]:
+        status, _ = await call_app(
+            stack.app("process_event"),
+            "POST",
+            "/events",
+            json.dumps(event).encode(),
+            {"content-type": "application/cloudevents+json"},
+        )
+        assert status == 200
+    await settle(rt)
+
+    instances = [t for t in await tasks_of(client, dave) if t["id"] != task["id"]]
+    assert len(instances) == 1
+    assert instances[0]["due_at"] == "2026-03-09T13:00:00Z"  # still 09:00 in New York, now EDT
+    async with rt.database.transaction() as conn:
+        audited = await conn.fetch(
+            "select type from audit_log where subject = $1 order by occurred_at, id", task["id"]
+        )
+    # created, completed, reopened, completed: each once, despite the repeats.
+    assert [r["type"] for r in audited] == [
+        "todo.task.created",
+        "todo.task.completed",
+        "todo.task.updated",
+        "todo.task.completed",
+    ]
+
+
+async def test_a_series_with_count_ends(
+    client: httpx.AsyncClient, alice: Account, rt: Runtime
+) -> None:
+    first = (
+        await client.post(
+            "/api/tasks",
+            json={
+                "title": "Three times",
+                "due_at": "2026-03-03T08:00:00Z",
+                "recurrence": {"rrule": "FREQ=DAILY;COUNT=3", "timezone": "UTC"},
+            },
+            headers=alice.headers,
+        )
+    ).json()
+    current = first
+    for _ in range(5):
+        await client.post(f"/api/tasks/{current['id']}/complete", headers=alice.headers)
+        await settle(rt)
+        pending = [t for t in await tasks_of(client, alice) if t["status"] == "pending"]
+        if not pending:
+            break
+        current = pending[0]
+    all_tasks = await tasks_of(client, alice)
+    assert [t["due_at"] for t in all_tasks] == [
+        "2026-03-03T08:00:00Z",
+        "2026-03-04T08:00:00Z",
+        "2026-03-05T08:00:00Z",
+    ]
+    assert [t["recurrence"]["rrule"] for t in all_tasks] == [
+        "FREQ=DAILY;COUNT=3",
+        "FREQ=DAILY;COUNT=2",
+        "FREQ=DAILY;COUNT=1",
+    ]
+
+
+async def test_completing_a_task_that_does_not_repeat_creates_nothing(
+    client: httpx.AsyncClient, alice: Account, rt: Runtime
+) -> None:
+    task = (await client.post("/api/tasks", json={"title": "once"}, headers=alice.headers)).json()
+    await client.post(f"/api/tasks/{task['id']}/complete", headers=alice.headers)
+    await settle(rt)
+    assert len(await tasks_of(client, alice)) == 1
+
+
+async def test_a_recurring_task_announces_its_recurrence(
+    client: httpx.AsyncClient, alice: Account, rt: Runtime
+) -> None:
+    task = (
+        await client.post(
+            "/api/tasks",
+            json={
+                "title": "standup",
+                "due_at": "2026-03-03T08:00:00Z",
+                "recurrence": {"rrule": "FREQ=WEEKLY;BYDAY=MO,WE,FR"},
+            },
+            headers=alice.headers,
+        )
+    ).json()
+    feed = (await client.get("/api/sync", headers=alice.headers)).json()["events"]
+    announced = [e for e in feed if e["type"] == "todo.recurrence.created"]
+    assert len(announced) == 1
+    assert announced[0]["data"] == {
+        "task_id": task["id"],
+        "recurrence": {"rrule": "FREQ=WEEKLY;BYDAY=MO,WE,FR", "timezone": None, "mode": "due"},
+    }
