@@ -64,6 +64,11 @@ class Result:
         return f"{self.name:<46} {self.rate:8.0f} req/s   p50 {p50:6.1f} ms   p99 {p99:6.1f} ms"
 
 
+def median_result(rounds: list[Result]) -> Result:
+    """The round with the median rate."""
+    return sorted(rounds, key=lambda r: r.rate)[len(rounds) // 2]
+
+
 async def drive(
     name: str, requests: int, concurrency: int, one: Callable[[int], Awaitable[None]]
 ) -> Result:
@@ -163,13 +168,14 @@ def main() -> None:
     args = parser.parse_args()
     with database() as url:
         users = asyncio.run(make_users(url, args.concurrency))
-        # asyncpg at its best: on uvloop, as the function's server runs too.
+        # Everything on uvloop, as the function's server runs: asyncpg at its best for the
+        # baseline, and the load generator as light as it gets for the function runs.
         baseline = uvloop.run(bench_bare_asyncpg(url, users, args))
-        outbox_only = asyncio.run(
+        outbox_only = uvloop.run(
             bench_function("create_task, events left for the relay", url, users, args, {})
         )
         with fake_sidecar() as sidecar_port:
-            publishing = asyncio.run(
+            publishing = uvloop.run(
                 bench_function(
                     "create_task, publishing via a sidecar",
                     url,

@@ -8,7 +8,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import pytest
@@ -24,6 +26,8 @@ def free_port() -> int:
 
 
 class DevProcess:
+    started: ClassVar[list[subprocess.Popen[str]]] = []
+
     def __init__(self, env: dict[str, str], cwd: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -35,6 +39,7 @@ class DevProcess:
             stderr=subprocess.STDOUT,
             text=True,
         )
+        DevProcess.started.append(self.process)
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -59,10 +64,19 @@ class DevProcess:
 
 
 @pytest.fixture
-def dev_env(tmp_path: Path) -> dict[str, str]:
+def dev_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "JWT_SECRET")}
     env["DATA_DIR"] = str(tmp_path / "data")
-    return env
+    yield env
+    # A test that failed midway must not leave a server (and its Postgres) running.
+    for process in DevProcess.started:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    DevProcess.started.clear()
 
 
 def test_dev_runs_on_embedded_postgres_stops_cleanly_and_keeps_data(

@@ -12,6 +12,14 @@ from todo.models import Output
 from todo.unit_of_work import UnitOfWork
 
 
+INSERT_AUDIT = """
+insert into audit_log (event_id, user_id, type, subject, source, occurred_at,
+                       before, after, recorded_at)
+values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+on conflict (event_id) do nothing
+"""
+
+
 class TaskEventData(Output):
     task: dict[str, Any]
     previous: dict[str, Any] | None = None
@@ -28,12 +36,7 @@ async def record(work: UnitOfWork, event: IncomingEvent) -> None:
     elif data.previous is not None:
         before = {**data.task, **data.previous}
     await work.conn.execute(
-        """
-        insert into audit_log (event_id, user_id, type, subject, source, occurred_at,
-                               before, after, recorded_at)
-        values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-        on conflict (event_id) do nothing
-        """,
+        INSERT_AUDIT,
         event.id,
         event.user_id,
         event.type,

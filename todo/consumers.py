@@ -64,17 +64,15 @@ async def consume(consumers: Sequence[Consumer], event: IncomingEvent, topic: st
         metrics.instruments().events_processed.labels(consumer.name, outcome).inc()
 
 
+CLAIM_EVENT = """
+insert into processed_events (consumer, event_id, processed_at) values ($1, $2, $3)
+on conflict do nothing returning true
+"""
+
+
 async def _consume_once(consumer: Consumer, event: IncomingEvent) -> str:
     async with unit_of_work() as work:
-        fresh = await work.conn.fetchval(
-            """
-            insert into processed_events (consumer, event_id, processed_at) values ($1, $2, $3)
-            on conflict do nothing returning true
-            """,
-            consumer.name,
-            event.id,
-            work.now,
-        )
+        fresh = await work.conn.fetchval(CLAIM_EVENT, consumer.name, event.id, work.now)
         if not fresh:
             return "duplicate"
         await consumer.handle(work, event)

@@ -23,7 +23,7 @@ async def read_event(call: Call, topic: str) -> IncomingEvent | None:
     """The event in the request, or None once a malformed body is dead-lettered."""
     raw = await read_body(call.request, runtime().settings.max_body_bytes)
     try:
-        return parse_event(dict(call.request.headers), raw)
+        return parse_event(call.request.headers, raw)
     except MalformedEvent as exc:
         await dead_letter(None, topic, str(exc), raw=raw)
         return None
