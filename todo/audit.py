@@ -11,7 +11,6 @@ from todo.incoming import IncomingEvent
 from todo.models import Output
 from todo.unit_of_work import UnitOfWork
 
-
 INSERT_AUDIT = """
 insert into audit_log (event_id, user_id, type, subject, source, occurred_at,
                        before, after, recorded_at)
