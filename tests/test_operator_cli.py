@@ -10,7 +10,7 @@ from uuid import UUID
 
 import httpx
 
-from tests.conftest import Account
+from tests.conftest import Account, settle
 from todo import dead_letters
 from todo.runtime import Runtime
 
@@ -32,6 +32,7 @@ async def test_dead_letters_can_be_listed_shown_and_replayed(
     rt: Runtime, client: httpx.AsyncClient, alice: Account, database_url: str
 ) -> None:
     await client.post("/api/tasks", json={"title": "x"}, headers=alice.headers)
+    await settle(rt)
     async with rt.database.transaction() as conn:
         event_id = await conn.fetchval("select id from events")
         event = {

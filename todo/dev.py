@@ -31,6 +31,7 @@ from todo.web import FunctionApi
 log = logging.getLogger(__name__)
 
 SUBSCRIPTIONS = Path(__file__).resolve().parent.parent / "dapr" / "subscriptions.yaml"
+REALTIME = "realtime"  # the websocket service's app-id
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,10 @@ class Stack:
     """The functions, routed by path like the ingress, and wired to the local bus."""
 
     def __init__(self, names: Sequence[str] = functions.FUNCTIONS) -> None:
+        from realtime.app import create_app
+
         self.functions = {name: load_function(name) for name in names}
+        self.realtime = create_app()
         self._ticker: asyncio.Task[None] | None = None
         self.tick_interval: float | None = None
 
@@ -117,18 +121,17 @@ class Stack:
         return self.functions[name].app
 
     def wire(self, bus: LocalBus, subscriptions: Path = SUBSCRIPTIONS) -> None:
-        """Subscribe the functions to their topics as the Dapr Subscription resources say."""
+        """Subscribe the services to their topics as the Dapr Subscription resources say."""
         import yaml
 
-        by_app_id = {functions.app_id(name): fn for name, fn in self.functions.items()}
+        apps: dict[str, ASGIApp] = {functions.app_id(n): f.app for n, f in self.functions.items()}
+        apps[REALTIME] = self.realtime
         for doc in yaml.safe_load_all(subscriptions.read_text()):
             spec = doc["spec"]
             for scope in doc.get("scopes", []):
-                fn = by_app_id.get(scope)
-                if fn is not None:
-                    bus.subscribe(
-                        fn.name, spec["topic"], deliver_to(fn.app, spec["routes"]["default"])
-                    )
+                if scope in apps:
+                    route = spec["routes"]["default"]
+                    bus.subscribe(scope, spec["topic"], deliver_to(apps[scope], route))
 
     async def tick(self) -> tuple[int, bytes]:
         """What the cron binding does every minute."""
@@ -138,6 +141,9 @@ class Stack:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
+            return
+        if scope["type"] == "websocket":
+            await self.realtime(scope, receive, send)
             return
         if scope["type"] != "http":
             raise RuntimeError(f"unsupported scope {scope['type']}")
@@ -173,6 +179,7 @@ class Stack:
                     self._ticker.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await self._ticker
+                await self.realtime.state.hub.close()
                 await runtime().close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

@@ -34,6 +34,11 @@ class Instruments:
     outbox_oldest_unpublished: Gauge
     reminders_delivered: Counter
     tick_last_success: Gauge
+    ws_connections: Gauge
+    ws_messages_sent: Counter
+    ws_replays: Counter
+    ws_drops: Counter
+    ws_delivery_latency: Histogram
 
 
 @functools.cache
@@ -82,6 +87,19 @@ def instruments() -> Instruments:
         reminders_delivered=Counter("todo_reminders_delivered", "Reminders that came due."),
         tick_last_success=Gauge(
             "todo_tick_last_success_timestamp_seconds", "Unix time of the last completed tick."
+        ),
+        ws_connections=Gauge("todo_ws_connections", "Authenticated websocket connections open."),
+        ws_messages_sent=Counter("todo_ws_messages_sent", "Messages sent to websocket clients."),
+        ws_replays=Counter("todo_ws_replays", "Catch-ups from the change feed (resumes, gaps)."),
+        ws_drops=Counter(
+            "todo_ws_drops",
+            "Connections closed by the service, by reason (auth, expired, slow, heartbeat).",
+            ["reason"],
+        ),
+        ws_delivery_latency=Histogram(
+            "todo_ws_delivery_latency_seconds",
+            "From an event's time to its push to a client.",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
         ),
     )
 

@@ -58,6 +58,13 @@ class Settings:
     # The name of the Dapr cron input binding that fires the tick (its route is /<name>).
     tick_binding: str = "tick"
 
+    # Realtime (websocket) service.
+    ws_heartbeat_seconds: float = 20.0
+    ws_heartbeat_timeout_seconds: float = 20.0
+    ws_auth_timeout_seconds: float = 5.0
+    ws_queue_size: int = 256
+    ws_replay_page: int = 200
+
     data_dir: Path = Path(".data")
     log_level: str = "INFO"
     function_name: str = "todo"

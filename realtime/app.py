@@ -1,0 +1,180 @@
+"""realtime: the websocket service that pushes each user's changes to all their clients.
+
+    GET /ws?since=N, GET /ws/{user_id}?since=N   websocket (see realtime.protocol)
+    POST /events                                 events pushed by the Dapr sidecar
+    GET /health, /ready, /metrics
+
+Run it with `uvicorn realtime.app:app`. It is always on: it holds the sockets. Each pod
+subscribes with its own consumer group, so every pod sees every event and pushes it to the
+sockets it holds; events a pod missed while restarting reach clients through the change
+feed when they resume from their last sequence number.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from realtime import protocol
+from realtime.hub import Connection, Hub, Resume
+from todo.errors import NotAuthenticated
+from todo.event_routes import read_event
+from todo.runtime import runtime
+from todo.tokens import Principal, verify_token
+from todo.web import Call, FunctionApi, acknowledge
+
+api = FunctionApi("realtime")
+ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
+
+
+def hub_of(app: Starlette) -> Hub:
+    hub: Hub = app.state.hub
+    return hub
+
+
+@api.post("/events", summary="An event to push to its user's sockets", sidecar=True)
+async def events(call: Call) -> Response:
+    event = await read_event(call, "realtime")
+    if event is None or event.user_id is None or "sequence" not in event.attributes:
+        return acknowledge()  # nothing to push; a client catches up from the feed
+    message = protocol.from_cloudevent(event.to_cloudevent())
+    time = event.attributes.get("time")
+    moment = datetime.fromisoformat(time) if isinstance(time, str) else None
+    hub_of(call.request.app).publish(event.user_id, message, moment)
+    return acknowledge()
+
+
+async def http(request: Request) -> Response:
+    return await api(request)
+
+
+async def _authenticate(websocket: WebSocket) -> Principal | None:
+    """Accept the socket and learn who it is, or close it with 4401 having sent nothing."""
+    rt = runtime()
+    offered = websocket.scope.get("subprotocols") or []
+    token: str | None = None
+    if len(offered) >= 2 and offered[0].lower() == "bearer":
+        token = offered[1]
+        await websocket.accept(subprotocol="bearer")
+    else:
+        await websocket.accept()
+        token = await _first_message_token(websocket)
+    if token is not None:
+        try:
+            return verify_token(rt.settings, token, rt.clock.now())
+        except NotAuthenticated:
+            pass
+    await websocket.close(protocol.CLOSE_UNAUTHENTICATED, "authentication failed")
+    return None
+
+
+async def _first_message_token(websocket: WebSocket) -> str | None:
+    """The token of an auth message, if one arrives in time (on the injected clock)."""
+    rt = runtime()
+    receiving = asyncio.ensure_future(websocket.receive())
+    waiting = asyncio.ensure_future(rt.clock.sleep(rt.settings.ws_auth_timeout_seconds))
+    try:
+        done, _ = await asyncio.wait({receiving, waiting}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiting.cancel()
+    if receiving not in done:
+        receiving.cancel()
+        return None
+    message = receiving.result()
+    try:
+        parsed = protocol.parse_client_message(message.get("text") or "")
+    except protocol.ProtocolError:
+        return None
+    return parsed.token if parsed.type == "auth" else None
+
+
+def _since(websocket: WebSocket) -> int | None:
+    raw = websocket.query_params.get("since")
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise protocol.ProtocolError("since must be a sequence number >= 0")
+    return int(raw)
+
+
+async def session(websocket: WebSocket) -> None:
+    principal = await _authenticate(websocket)
+    if principal is None:
+        return
+    wanted = websocket.path_params.get("user_id")
+    if wanted is not None and wanted != str(principal.user_id):
+        await websocket.close(protocol.CLOSE_FORBIDDEN, "not your channel")
+        return
+    try:
+        since = _since(websocket)
+    except protocol.ProtocolError as exc:
+        await websocket.close(protocol.CLOSE_PROTOCOL, str(exc))
+        return
+    rt = runtime()
+    hub = hub_of(websocket.app)
+    connection = Connection(
+        websocket, principal.user_id, principal.expires_at, rt.settings, rt.database, rt.clock
+    )
+    hub.join(connection)  # before the replay starts: nothing committed after it is missed
+    connection.start(since)
+    try:
+        await _listen(websocket, connection, hub)
+    finally:
+        hub.leave(connection)
+        await connection.stop()
+
+
+async def _listen(websocket: WebSocket, connection: Connection, hub: Hub) -> None:
+    while True:
+        try:
+            text = await websocket.receive_text()
+        except (WebSocketDisconnect, RuntimeError, KeyError):
+            return  # gone, or closed by the service
+        connection.heard()
+        try:
+            message = protocol.parse_client_message(text)
+        except protocol.ProtocolError as exc:
+            reply: str | Resume = protocol.encode({"type": "error", "detail": str(exc)})
+        else:
+            if message.type == "resume":
+                assert message.since is not None
+                reply = Resume(message.since)
+            elif message.type == "ping":
+                reply = protocol.encode({"type": "pong"})
+            else:
+                continue
+        if not connection.offer(reply):
+            await connection.close(protocol.CLOSE_TRY_AGAIN_LATER, "too far behind")
+            return
+
+
+def create_app() -> Starlette:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await hub_of(app).close()
+        with contextlib.suppress(Exception):
+            await runtime().close()
+
+    app = Starlette(
+        routes=[
+            WebSocketRoute("/ws", session),
+            WebSocketRoute("/ws/{user_id}", session),
+            Route("/{path:path}", http, methods=ALL_METHODS),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.hub = Hub()
+    return app
+
+
+app = create_app()
