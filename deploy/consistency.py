@@ -69,7 +69,9 @@ def app_ids(resources: list[Resource]) -> list[str]:
         if annotations.get("dapr.io/app-port") != "8080":
             problems.append(f"Knative Service {name}: dapr.io/app-port is not 8080")
         if annotations.get("dapr.io/metrics-port") in ("9090", "9091", None):
-            problems.append(f"Knative Service {name}: dapr.io/metrics-port collides with queue-proxy")
+            problems.append(
+                f"Knative Service {name}: dapr.io/metrics-port collides with queue-proxy"
+            )
     for where, template in _pod_templates(resources):
         dapr = _annotations(template).get("dapr.io/enabled") == "true"
         labelled = (template.get("metadata") or {}).get("labels", {}).get("todo/dapr-sidecar")
@@ -277,4 +279,3 @@ def all_problems(resources: list[Resource]) -> dict[str, list[str]]:
         "secrets": secret_keys(resources),
         "settings": settings_names(resources),
     }
-

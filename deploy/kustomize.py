@@ -96,7 +96,7 @@ def resource_id(resource: Resource) -> tuple[str, str, str, str]:
 
 
 def describe(resource: Resource) -> str:
-    group, kind, namespace, name = resource_id(resource)
+    _, kind, namespace, name = resource_id(resource)
     return f"{kind}/{namespace + '/' if namespace else ''}{name}"
 
 
