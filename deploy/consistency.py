@@ -159,8 +159,8 @@ def published_topics() -> set[str]:
     return {t for topic in events.TOPICS.values() for t in (topic, events.dead_letter_topic(topic))}
 
 
-def external_topics(path: Path = EXTERNAL_TOPICS) -> dict[str, str]:
-    listed: dict[str, str] = yaml.safe_load(path.read_text())["external"]
+def external_topics(path: Path | None = None) -> dict[str, str]:
+    listed: dict[str, str] = yaml.safe_load((path or EXTERNAL_TOPICS).read_text())["external"]
     return listed
 
 
