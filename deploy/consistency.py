@@ -1,0 +1,281 @@
+"""Checks that the manifests agree with each other and with the code.
+
+Each function returns a list of problems (empty when consistent), so the tests and
+`task validate` can show all of them at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import yaml
+
+from deploy import DAPR, secrets
+from deploy.kustomize import Resource, describe, load_documents
+from deploy.routes import knative_services
+
+SUBSCRIPTIONS = DAPR / "subscriptions.yaml"
+EXTERNAL_TOPICS = Path(__file__).with_name("external-topics.yaml")
+IMAGE = "todo-functions"
+# Environment variables that are not todo/settings.py fields: functions-framework's own.
+FRAMEWORK_ENV = {"FUNCTION_TARGET", "FUNCTION_SOURCE"}
+# Suffixes Prometheus adds to a metric family's name in the exposition.
+_SUFFIXES = {
+    "counter": ("_total", "_created"),
+    "histogram": ("_bucket", "_sum", "_count", "_created"),
+    "summary": ("_sum", "_count", "_created"),
+    "gauge": ("",),
+    "info": ("_info",),
+}
+_METRIC = re.compile(r"\btodo_[a-z0-9_]+\b")
+
+
+def _of(resources: Iterable[Resource], kind: str) -> list[Resource]:
+    return [r for r in resources if r.get("kind") == kind]
+
+
+def _pod_templates(resources: Iterable[Resource]) -> list[tuple[str, Resource]]:
+    found = []
+    for resource in resources:
+        template = (resource.get("spec") or {}).get("template")
+        if isinstance(template, dict) and "spec" in template:
+            found.append((describe(resource), template))
+    return found
+
+
+def _annotations(template: Resource) -> dict[str, str]:
+    annotations: dict[str, str] = (template.get("metadata") or {}).get("annotations") or {}
+    return annotations
+
+
+# Dapr app-ids and scopes ------------------------------------------------------------------
+
+
+def app_ids(resources: list[Resource]) -> list[str]:
+    """Every Knative Service runs a Dapr sidecar whose app-id is the service's name, and
+    every pod with a sidecar carries the label the network policies select it by."""
+    problems = []
+    for name, service in knative_services(resources).items():
+        annotations = _annotations(service["spec"]["template"])
+        if annotations.get("dapr.io/enabled") != "true":
+            problems.append(f"Knative Service {name}: no Dapr sidecar (dapr.io/enabled)")
+        elif annotations.get("dapr.io/app-id") != name:
+            problems.append(f"Knative Service {name}: dapr.io/app-id is not {name}")
+        if annotations.get("dapr.io/app-port") != "8080":
+            problems.append(f"Knative Service {name}: dapr.io/app-port is not 8080")
+        if annotations.get("dapr.io/metrics-port") in ("9090", "9091", None):
+            problems.append(
+                f"Knative Service {name}: dapr.io/metrics-port collides with queue-proxy"
+            )
+    for where, template in _pod_templates(resources):
+        dapr = _annotations(template).get("dapr.io/enabled") == "true"
+        labelled = (template.get("metadata") or {}).get("labels", {}).get("todo/dapr-sidecar")
+        if dapr != (labelled == "true"):
+            problems.append(f"{where}: label todo/dapr-sidecar must say whether Dapr is enabled")
+    return problems
+
+
+def dapr_scopes(resources: list[Resource]) -> list[str]:
+    """Scopes name existing apps; subscriptions name pub/sub components their app loads;
+    components that take secrets from a store are scoped within that store's scopes."""
+    problems = []
+    ids = set(knative_services(resources))
+    components = {c["metadata"]["name"]: c for c in _of(resources, "Component")}
+    for resource in _of(resources, "Component") + _of(resources, "Subscription"):
+        for app in resource.get("scopes", []):
+            if app not in ids:
+                problems.append(f"{describe(resource)}: scope {app} is no Knative Service")
+    for component in components.values():
+        store = (component.get("auth") or {}).get("secretStore")
+        if store is None:
+            continue
+        target = components.get(store)
+        if target is None or not target["spec"]["type"].startswith("secretstores."):
+            problems.append(f"{describe(component)}: no secret store {store}")
+            continue
+        outside = set(component.get("scopes", ids)) - set(target.get("scopes", ids))
+        if outside:
+            problems.append(f"{describe(component)}: {sorted(outside)} cannot read store {store}")
+    for subscription in _of(resources, "Subscription"):
+        pubsub = components.get(subscription["spec"]["pubsubname"])
+        if pubsub is None or not pubsub["spec"]["type"].startswith("pubsub."):
+            problems.append(f"{describe(subscription)}: no pub/sub component")
+            continue
+        loaded_by = set(pubsub.get("scopes", ids))
+        for app in subscription.get("scopes", []):
+            if app not in loaded_by:
+                problems.append(f"{describe(subscription)}: {app} does not load {describe(pubsub)}")
+    return problems
+
+
+# Event delivery and topics ----------------------------------------------------------------
+
+
+def _declared_subscriptions() -> list[tuple[str, str, str]]:
+    """(topic, app, route) from dapr/subscriptions.yaml, as `todo dev` also reads it."""
+    found = []
+    for subscription in load_documents(SUBSCRIPTIONS):
+        spec = subscription["spec"]
+        for app in subscription.get("scopes", []):
+            found.append((spec["topic"], app, spec["routes"]["default"]))
+    return found
+
+
+def deliveries(resources: list[Resource]) -> list[str]:
+    """Every subscription in dapr/subscriptions.yaml is delivered, by exactly one mechanism:
+    a Dapr Subscription or a KafkaSource to the same app and route."""
+    delivered: dict[tuple[str, str, str], list[str]] = {}
+    services = knative_services(resources)
+    problems = []
+    for subscription in _of(resources, "Subscription"):
+        spec = subscription["spec"]
+        for app in subscription.get("scopes", []):
+            key = (spec["topic"], app, spec["routes"]["default"])
+            delivered.setdefault(key, []).append(describe(subscription))
+    for source in _of(resources, "KafkaSource"):
+        sink = source["spec"]["sink"]
+        app = sink.get("ref", {}).get("name", "")
+        if app not in services:
+            problems.append(f"{describe(source)}: sink {app} is no Knative Service")
+        for topic in source["spec"]["topics"]:
+            key = (topic, app, sink.get("uri", "/"))
+            delivered.setdefault(key, []).append(describe(source))
+    for key in _declared_subscriptions():
+        ways = delivered.get(key, [])
+        if len(ways) != 1:
+            topic, app, route = key
+            problems.append(f"{topic} to {app} {route}: delivered by {ways or 'nothing'}")
+    return problems
+
+
+def published_topics() -> set[str]:
+    from todo import events
+
+    return {t for topic in events.TOPICS.values() for t in (topic, events.dead_letter_topic(topic))}
+
+
+def external_topics(path: Path | None = None) -> dict[str, str]:
+    listed: dict[str, str] = yaml.safe_load((path or EXTERNAL_TOPICS).read_text())["external"]
+    return listed
+
+
+def topics(resources: list[Resource]) -> list[str]:
+    """Every topic the code publishes (and its dead-letter topic) has a consumer here or is
+    listed as external; every topic consumed is one the code publishes."""
+    consumed = {topic for topic, _, _ in _declared_subscriptions()}
+    for source in _of(resources, "KafkaSource"):
+        consumed.update(source["spec"]["topics"])
+    published = published_topics()
+    external = external_topics()
+    problems = [
+        f"topic {t} is published but neither consumed nor listed in {EXTERNAL_TOPICS.name}"
+        for t in sorted(published - consumed - set(external))
+    ]
+    problems += [f"topic {t} is consumed but never published" for t in sorted(consumed - published)]
+    problems += [
+        f"{EXTERNAL_TOPICS.name}: {t} is not published, or has a consumer here"
+        for t in sorted(set(external) - (published - consumed))
+    ]
+    return problems
+
+
+# Secrets and settings ---------------------------------------------------------------------
+
+
+def secret_keys(resources: list[Resource], example: Path = secrets.EXAMPLE_ENV) -> list[str]:
+    """Every Secret key a manifest reads is in the table, whose variables are all in
+    secrets.example.env."""
+    problems = secrets.unknown_references(resources)
+    documented = secrets.read_env_file(example)
+    for name, keys in secrets.SECRETS.items():
+        for variable in keys.values():
+            if variable not in documented:
+                problems.append(f"Secret {name} reads {variable}, missing from {example.name}")
+    return problems
+
+
+def settings_names(resources: list[Resource]) -> list[str]:
+    """The variables our containers get are todo/settings.py fields (upper-cased)."""
+    from todo.settings import Settings
+
+    known = {f.name.upper() for f in dataclasses.fields(Settings)} | FRAMEWORK_ENV
+    config_maps = {c["metadata"]["name"]: c for c in _of(resources, "ConfigMap")}
+    problems = []
+    for where, template in _pod_templates(resources):
+        for container in template["spec"].get("containers", []):
+            if not str(container.get("image", "")).split("@")[0].rsplit(":", 1)[0].endswith(IMAGE):
+                continue
+            names = [e["name"] for e in container.get("env", [])]
+            for source in container.get("envFrom", []):
+                ref = source.get("configMapRef", {}).get("name")
+                if ref is not None:
+                    if ref not in config_maps:
+                        problems.append(f"{where}: no ConfigMap {ref}")
+                        continue
+                    names += list(config_maps[ref].get("data", {}))
+            problems += [f"{where}: {n} is not a setting" for n in names if n not in known]
+    return problems
+
+
+# Metrics ----------------------------------------------------------------------------------
+
+_INSTRUMENT_MODULES = ("todo.metrics", "realtime.metrics", "realtime.app")
+
+
+def exported_metrics() -> set[str]:
+    """The metric names the code exports, suffixes included, read from the registry."""
+    from prometheus_client import REGISTRY
+
+    for name in _INSTRUMENT_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError:
+            continue
+        instruments = getattr(module, "instruments", None)
+        if callable(instruments):
+            instruments()
+    names: set[str] = set()
+    for family in REGISTRY.collect():
+        for suffix in _SUFFIXES.get(family.type, ("",)):
+            names.add(family.name + suffix)
+        names.update(sample.name for sample in family.samples)
+    return names
+
+
+def queries(resources: Iterable[Resource], dashboard: Path) -> list[tuple[str, str]]:
+    """(where, PromQL) for every alert and every dashboard panel query."""
+    found = []
+    for rule in _of(resources, "PrometheusRule"):
+        for group in rule["spec"]["groups"]:
+            for item in group["rules"]:
+                found.append((f"alert {item.get('alert', item.get('record'))}", item["expr"]))
+    for panel in json.loads(dashboard.read_text())["panels"]:
+        for target in panel.get("targets", []):
+            found.append((f"panel {panel['title']!r}", target["expr"]))
+    return found
+
+
+def metric_names(items: list[tuple[str, str]], exported: set[str]) -> list[str]:
+    problems = []
+    for where, expr in items:
+        named = set(_METRIC.findall(expr))
+        if not named:
+            problems.append(f"{where}: names none of the functions' metrics")
+        problems += [f"{where}: {n} is not exported by the code" for n in sorted(named - exported)]
+    return problems
+
+
+def all_problems(resources: list[Resource]) -> dict[str, list[str]]:
+    return {
+        "app-ids": app_ids(resources),
+        "dapr scopes": dapr_scopes(resources),
+        "deliveries": deliveries(resources),
+        "topics": topics(resources),
+        "secrets": secret_keys(resources),
+        "settings": settings_names(resources),
+    }

@@ -1,0 +1,164 @@
+"""The public routes against the ingress: each lands on exactly the function that serves it.
+
+The routes come from todo/openapi.json at the time the check runs (`x-function` names the
+function serving each), so a route added there is checked without touching this file, plus
+the websocket paths, which OpenAPI does not describe. A function's Knative Service is its
+name with `_` as `-`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from deploy import ROOT, traefik
+from deploy.kustomize import Resource
+
+OPENAPI = ROOT / "todo" / "openapi.json"
+# Not in OpenAPI: realtime's websocket upgrade paths.
+WEBSOCKET_ROUTES = (("GET", "/ws", "realtime"), ("GET", "/ws/{user_id}", "realtime"))
+RATE_LIMIT_API = "ratelimit-api"
+RATE_LIMIT_AUTH = "ratelimit-auth"
+HOST_MIDDLEWARE = "knative-host-"
+_SAMPLE = "0b7d1c4e-5f6a-4b3c-9d2e-1f0a9b8c7d6e"
+
+
+@dataclass(frozen=True)
+class PublicRoute:
+    method: str
+    path: str
+    function: str
+
+    @property
+    def service(self) -> str:
+        return self.function.replace("_", "-")
+
+    @property
+    def sample_path(self) -> str:
+        return re.sub(r"\{[^}/]+\}", _SAMPLE, self.path)
+
+
+def public_routes(openapi: Path = OPENAPI) -> list[PublicRoute]:
+    document = json.loads(openapi.read_text())
+    found = [
+        PublicRoute(method.upper(), path, str(operation["x-function"]))
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if isinstance(operation, dict) and "x-function" in operation
+    ]
+    return found + [PublicRoute(*route) for route in WEBSOCKET_ROUTES]
+
+
+def _of(resources: Iterable[Resource], kind: str) -> list[Resource]:
+    return [r for r in resources if r.get("kind") == kind]
+
+
+def knative_services(resources: Iterable[Resource]) -> dict[str, Resource]:
+    return {
+        r["metadata"]["name"]: r
+        for r in resources
+        if r.get("kind") == "Service" and str(r.get("apiVersion")).startswith("serving.knative")
+    }
+
+
+def ingress_routes(resources: list[Resource]) -> dict[str, list[traefik.Route]]:
+    """Every route, grouped by the entry point it listens on."""
+    by_entry_point: dict[str, list[traefik.Route]] = {}
+    for ingress in _of(resources, "IngressRoute"):
+        spec = ingress["spec"]
+        for index, route in enumerate(spec["routes"]):
+            rule = route["match"]
+            parsed = traefik.Route(
+                ingress=ingress["metadata"]["name"],
+                index=index,
+                rule=rule,
+                priority=int(route.get("priority") or len(rule)),
+                matches=traefik.parse(rule),
+                services=tuple(
+                    (s.get("kind", "Service"), s["name"]) for s in route.get("services", [])
+                ),
+                middlewares=tuple(m["name"] for m in route.get("middlewares", [])),
+            )
+            for entry_point in spec.get("entryPoints", ["web", "websecure"]):
+                by_entry_point.setdefault(entry_point, []).append(parsed)
+    return by_entry_point
+
+
+def _is_redirect(route: traefik.Route, middlewares: dict[str, Resource]) -> bool:
+    return route.services == (("TraefikService", "noop@internal"),) and any(
+        "redirectScheme" in middlewares.get(name, {}).get("spec", {}) for name in route.middlewares
+    )
+
+
+def check_rules(resources: list[Resource]) -> list[str]:
+    """Every route points at a function that exists, through Kourier, rate limited."""
+    problems: list[str] = []
+    services = knative_services(resources)
+    middlewares = {m["metadata"]["name"]: m for m in _of(resources, "Middleware")}
+    for routes in ingress_routes(resources).values():
+        for route in routes:
+            where = f"IngressRoute {route.ingress} route {route.index} ({route.rule})"
+            missing = [m for m in route.middlewares if m not in middlewares]
+            if missing:
+                problems.append(f"{where}: no Middleware {missing}")
+            if _is_redirect(route, middlewares):
+                continue
+            if len(route.services) != 1 or route.services[0][0] != "Service":
+                problems.append(f"{where}: must send to exactly one function's Service")
+                continue
+            name = route.services[0][1]
+            service = services.get(name)
+            if service is None:
+                problems.append(f"{where}: no Knative Service {name}")
+                continue
+            labels = service["metadata"].get("labels", {})
+            if labels.get("networking.knative.dev/visibility") == "cluster-local":
+                problems.append(f"{where}: {name} is cluster-local; it takes no public route")
+            namespace = service["metadata"].get("namespace", "default")
+            host = middlewares.get(HOST_MIDDLEWARE + name, {}).get("spec", {})
+            wanted = f"{name}.{namespace}.svc.cluster.local"
+            if HOST_MIDDLEWARE + name not in route.middlewares:
+                problems.append(f"{where}: needs the middleware {HOST_MIDDLEWARE}{name}")
+            elif host.get("headers", {}).get("customRequestHeaders", {}).get("Host") != wanted:
+                problems.append(f"{where}: {HOST_MIDDLEWARE}{name} must set Host: {wanted}")
+            if RATE_LIMIT_API not in route.middlewares:
+                problems.append(f"{where}: needs the middleware {RATE_LIMIT_API}")
+    return problems
+
+
+def check_routes(resources: list[Resource], routes: list[PublicRoute]) -> list[str]:
+    """Each public route reaches exactly its function, on every entry point serving the API."""
+    problems: list[str] = []
+    middlewares = {m["metadata"]["name"]: m for m in _of(resources, "Middleware")}
+    services = knative_services(resources)
+    by_entry_point = ingress_routes(resources)
+    api_entry_points = [
+        entry
+        for entry, entry_routes in by_entry_point.items()
+        if any(not _is_redirect(r, middlewares) for r in entry_routes)
+    ]
+    if not api_entry_points:
+        return ["no IngressRoute sends requests to a function"]
+    for route in routes:
+        if route.service not in services:
+            problems.append(f"{route.method} {route.path}: no Knative Service {route.service}")
+        for entry_point, entry_routes in by_entry_point.items():
+            found = traefik.winners(entry_routes, route.method, route.sample_path)
+            where = f"{route.method} {route.path} on {entry_point}"
+            targets = {r.services for r in found}
+            if entry_point not in api_entry_points:
+                if not found or not all(_is_redirect(r, middlewares) for r in found):
+                    problems.append(f"{where}: neither served nor redirected")
+                continue
+            if not found:
+                problems.append(f"{where}: no route matches")
+            elif len(targets) > 1:
+                problems.append(f"{where}: ambiguous, equal-priority routes to {sorted(targets)}")
+            elif found[0].services != (("Service", route.service),):
+                problems.append(f"{where}: reaches {found[0].services}, not {route.service}")
+            elif route.path.startswith("/api/auth") and RATE_LIMIT_AUTH not in found[0].middlewares:
+                problems.append(f"{where}: needs the middleware {RATE_LIMIT_AUTH}")
+    return problems

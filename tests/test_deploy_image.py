@@ -1,0 +1,54 @@
+"""The Dockerfile builds the image the manifests expect (no Docker here to build it)."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+
+from deploy import ROOT
+
+DOCKERFILE = (ROOT / "Dockerfile").read_text()
+
+
+def instructions(name: str) -> list[str]:
+    return re.findall(rf"^{name}\s+(.*)$", DOCKERFILE, flags=re.MULTILINE)
+
+
+def test_it_is_multi_stage_on_slim_python() -> None:
+    stages = instructions("FROM")
+    assert len(stages) >= 2
+    assert all("-slim" in stage for stage in stages)
+    assert any("COPY --from=build" in line for line in DOCKERFILE.splitlines())
+
+
+def test_it_runs_as_a_numeric_non_root_user() -> None:
+    (user,) = instructions("USER")
+    assert re.fullmatch(r"[1-9]\d*:[1-9]\d*", user.strip())
+
+
+def test_it_holds_every_package_and_the_migrations() -> None:
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    copied = {line.split()[0] for line in instructions("COPY") if not line.startswith("--")}
+    for pattern in packages["packages"]["find"]["include"]:
+        assert pattern.rstrip("*") in copied
+    assert "sql" in copied
+    ignore = (ROOT / ".dockerignore").read_text()
+    for folder in ("todo/", "functions/", "realtime/", "sql/", "pyproject.toml"):
+        assert f"!{folder}" in ignore
+
+
+def test_it_installs_runtime_dependencies_only_and_compiles_bytecode() -> None:
+    code = "\n".join(line for line in DOCKERFILE.splitlines() if not line.lstrip().startswith("#"))
+    assert "[local]" not in code
+    assert "pgserver" not in code
+    assert "pip install ." not in code
+    assert "['project']['dependencies']" in DOCKERFILE
+    assert DOCKERFILE.count("compileall") >= 2
+    assert "PYTHONDONTWRITEBYTECODE=1" in DOCKERFILE
+
+
+def test_it_serves_the_function_named_by_the_environment() -> None:
+    (command,) = instructions("CMD")
+    assert command == '["functions-framework", "--asgi"]'
+    assert "PORT=8080" in DOCKERFILE
+    assert "XDG_RUNTIME_DIR=/tmp" in DOCKERFILE

@@ -1,0 +1,155 @@
+"""The Knative Services are what the function set needs: scale bounds per trigger, Dapr on
+every pod, readiness on /ready, read-only and non-root, and the right visibility."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from deploy import DAPR
+from deploy.kustomize import load_documents
+from tests.deploy_support import find, knative_service, rendered, template_annotations
+
+# (service, FUNCTION_TARGET, min, max, cluster-local) in the Dapr-subscription overlays.
+FUNCTIONS = [
+    ("auth", "auth", 0, 3, False),
+    ("create-task", "create_task", 0, 3, False),
+    ("update-task", "update_task", 0, 3, False),
+    ("query-tasks", "query_tasks", 0, 3, False),
+    ("reminders", "reminders", 0, 3, False),
+    ("notify", "notify", 1, 3, False),
+    ("process-event", "process_event", 1, 1, True),
+    ("tick-reminders", "tick_reminders", 1, 1, True),
+    ("realtime", None, 1, 3, False),
+]
+
+
+def container(service: dict[str, Any]) -> dict[str, Any]:
+    (only,) = service["spec"]["template"]["spec"]["containers"]
+    found: dict[str, Any] = only
+    return found
+
+
+@pytest.mark.parametrize(("name", "target", "low", "high", "local"), FUNCTIONS)
+def test_each_function_scales_as_its_trigger_needs(
+    name: str, target: str | None, low: int, high: int, local: bool
+) -> None:
+    service = knative_service(rendered("oracle"), name)
+    notes = template_annotations(service)
+    assert notes["autoscaling.knative.dev/min-scale"] == str(low)
+    assert notes["autoscaling.knative.dev/max-scale"] == str(high)
+    visibility = service["metadata"]["labels"].get("networking.knative.dev/visibility")
+    assert (visibility == "cluster-local") is local
+    env = {e["name"]: e.get("value") for e in container(service)["env"]}
+    if target is not None:
+        assert env["FUNCTION_TARGET"] == target
+        assert env["FUNCTION_SOURCE"] == f"functions/{target}/main.py"
+    if low == 0:
+        assert notes["autoscaling.knative.dev/initial-scale"] == "0"
+
+
+@pytest.mark.parametrize("name", [f[0] for f in FUNCTIONS])
+def test_every_pod_has_dapr_probes_limits_and_a_read_only_root(name: str) -> None:
+    service = knative_service(rendered("oracle"), name)
+    notes = template_annotations(service)
+    assert notes["dapr.io/enabled"] == "true"
+    assert notes["dapr.io/app-id"] == name
+    assert notes["dapr.io/app-port"] == "8080"
+    assert notes["dapr.io/metrics-port"] not in ("9090", "9091")
+    for key in ("cpu-request", "cpu-limit", "memory-request", "memory-limit"):
+        assert notes[f"dapr.io/sidecar-{key}"]
+    assert notes["dapr.io/log-level"] == "info"
+    assert notes["dapr.io/config"] == "todo"
+    spec = container(service)
+    assert spec["readinessProbe"]["httpGet"]["path"] == "/ready"
+    assert spec["ports"] == [{"name": "http1", "containerPort": 8080}]
+    assert (
+        set(spec["resources"]["requests"]) == set(spec["resources"]["limits"]) == {"cpu", "memory"}
+    )
+    security = spec["securityContext"]
+    assert security["readOnlyRootFilesystem"]
+    assert security["runAsNonRoot"]
+    assert security["capabilities"]["drop"] == ["ALL"]
+    assert {"name": "tmp", "mountPath": "/tmp"} in spec["volumeMounts"]
+    assert service["spec"]["template"]["spec"]["containerConcurrency"] >= 0
+
+
+def test_realtime_is_always_on_and_websocket_friendly() -> None:
+    service = knative_service(rendered("oracle"), "realtime")
+    notes = template_annotations(service)
+    assert notes["autoscaling.knative.dev/target-burst-capacity"] == "0"
+    spec = service["spec"]["template"]["spec"]
+    assert spec["timeoutSeconds"] == 3600
+    assert spec["containerConcurrency"] == 0
+    assert container(service)["command"] == ["uvicorn"]
+    assert container(service)["args"][:1] == ["realtime.app:app"]
+
+
+@pytest.mark.parametrize(
+    ("overlay", "group"), [("oracle", "consumerGroup"), ("local", "consumerID")]
+)
+def test_realtime_reads_through_a_consumer_group_of_its_own_per_pod(
+    overlay: str, group: str
+) -> None:
+    resources = rendered(overlay)
+    component = find(resources, "Component", "realtime-pubsub")
+    assert component["scopes"] == ["realtime"]
+    metadata = {m["name"]: m.get("value") for m in component["spec"]["metadata"]}
+    assert "{podName}" in metadata[group]
+    shared = find(resources, "Component", "pubsub")
+    assert "realtime" not in shared["scopes"]
+    assert {m["name"]: m.get("value") for m in shared["spec"]["metadata"]}[group] == "{appID}"
+
+
+def test_redpanda_is_reached_over_tls_with_sasl_scram_from_the_oldest_offset() -> None:
+    pubsub = find(rendered("oracle"), "Component", "pubsub")
+    assert pubsub["spec"]["type"] == "pubsub.kafka"
+    metadata = {m["name"]: m for m in pubsub["spec"]["metadata"]}
+    assert metadata["authType"]["value"] == "password"
+    assert metadata["saslMechanism"]["value"] == "SHA-256"
+    assert metadata["disableTls"]["value"] == "false"
+    assert metadata["initialOffset"]["value"] == "oldest"
+    assert all("secretKeyRef" in metadata[k] for k in ("brokers", "saslUsername", "saslPassword"))
+
+
+def test_the_tick_binding_fires_every_minute_for_the_tick_function_only() -> None:
+    tick = find(rendered("oracle"), "Component", "tick")
+    assert tick["spec"]["type"] == "bindings.cron"
+    assert {"name": "schedule", "value": "@every 1m"} in tick["spec"]["metadata"]
+    assert tick["scopes"] == ["tick-reminders"]
+
+
+def test_resiliency_retries_and_breaks_pubsub_both_ways() -> None:
+    (policy,) = load_documents(DAPR / "resiliency.yaml")
+    target = policy["spec"]["targets"]["components"]["pubsub"]
+    for direction in ("inbound", "outbound"):
+        retry = policy["spec"]["policies"]["retries"][target[direction]["retry"]]
+        assert retry["policy"] == "exponential"
+        assert target[direction]["circuitBreaker"] in policy["spec"]["policies"]["circuitBreakers"]
+
+
+def test_secrets_are_referenced_never_inlined() -> None:
+    for overlay in ("local", "oracle", "oracle-kafkasource"):
+        resources = rendered(overlay)
+        assert not [r for r in resources if r["kind"] == "Secret"]
+        for resource in resources:
+            text = yaml.safe_dump(resource)
+            assert "change-me" not in text
+
+
+def test_dapr_run_starts_every_function_with_the_shared_resources() -> None:
+    (run,) = load_documents(DAPR / "dapr.yaml")
+    apps = {app["appID"]: app for app in run["apps"]}
+    assert set(apps) == {name for name, *_ in FUNCTIONS}
+    assert "." in run["common"]["resourcesPaths"]  # subscriptions.yaml, resiliency.yaml, cron.yaml
+    for name, target, *_ in FUNCTIONS:
+        command = apps[name]["command"]
+        if target is None:
+            assert "realtime.app:app" in command
+        else:
+            assert command[command.index("--target") + 1] == target
+            assert str(apps[name]["appPort"]) == command[command.index("--port") + 1]
+    ports = [a[k] for a in apps.values() for k in ("appPort", "daprHTTPPort", "metricsPort")]
+    assert len(ports) == len(set(ports))

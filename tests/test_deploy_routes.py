@@ -1,0 +1,128 @@
+"""Every public route reaches exactly the function that serves it, through Traefik.
+
+The routes are read from todo/openapi.json when the test runs, so routes added there (the
+reminders and notifications APIs) are covered as soon as they land.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from deploy import routes, traefik
+from tests.deploy_support import OVERLAYS_ALL, find, rendered
+
+PUBLIC = routes.public_routes()
+# Routes of the final function set that main is still adding to the OpenAPI document.
+COMING = [
+    routes.PublicRoute(method, path, function)
+    for method, path, function in [
+        ("GET", "/api/reminders", "reminders"),
+        ("POST", "/api/reminders", "reminders"),
+        ("DELETE", "/api/reminders/{id}", "reminders"),
+        ("POST", "/api/reminders/{id}/snooze", "reminders"),
+        ("GET", "/api/notifications", "notify"),
+        ("POST", "/api/notifications/{id}/read", "notify"),
+        ("POST", "/api/notifications/read-all", "notify"),
+    ]
+]
+
+
+def test_the_openapi_document_is_read_not_copied() -> None:
+    assert len(PUBLIC) > 10
+    assert routes.PublicRoute("POST", "/api/tasks", "create_task") in PUBLIC
+    assert routes.PublicRoute("GET", "/ws", "realtime") in PUBLIC
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS_ALL)
+def test_every_public_route_reaches_exactly_its_function(overlay: str) -> None:
+    assert routes.check_routes(rendered(overlay), PUBLIC) == []
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS_ALL)
+def test_every_ingress_rule_points_at_a_function_that_exists(overlay: str) -> None:
+    assert routes.check_rules(rendered(overlay)) == []
+
+
+def test_the_routes_main_is_adding_are_already_routed() -> None:
+    assert routes.check_routes(rendered("oracle"), COMING) == []
+
+
+def test_oracle_serves_https_and_redirects_http() -> None:
+    by_entry_point = routes.ingress_routes(rendered("oracle"))
+    assert set(by_entry_point) == {"web", "websecure"}
+    (redirect,) = by_entry_point["web"]
+    assert redirect.services == (("TraefikService", "noop@internal"),)
+    assert find(rendered("oracle"), "IngressRoute", "api")["spec"]["tls"] == {
+        "secretName": "api-tls"
+    }
+
+
+def test_a_route_sent_to_the_wrong_function_fails() -> None:
+    resources = rendered("oracle")
+    api = find(resources, "IngressRoute", "api")
+    for route in api["spec"]["routes"]:
+        if route["match"] == "Path(`/api/tasks`)":
+            route["services"][0]["name"] = "query-tasks"
+    problems = routes.check_routes(resources, PUBLIC)
+    assert (
+        "POST /api/tasks on websecure: reaches (('Service', 'query-tasks'),), not create-task"
+        in problems
+    )
+    # ... and the host rewrite no longer matches the service it sends to.
+    assert any("knative-host-query-tasks" in p for p in routes.check_rules(resources))
+
+
+def test_a_route_to_a_missing_or_cluster_local_service_fails() -> None:
+    resources = rendered("local")
+    api = find(resources, "IngressRoute", "api")
+    api["spec"]["routes"][0]["services"][0]["name"] = "tick-reminders"
+    api["spec"]["routes"][1]["services"][0]["name"] = "gone"
+    problems = routes.check_rules(resources)
+    assert any("tick-reminders is cluster-local" in p for p in problems)
+    assert any("no Knative Service gone" in p for p in problems)
+
+
+def test_equal_priority_routes_to_different_functions_are_ambiguous() -> None:
+    resources = rendered("local")
+    api = find(resources, "IngressRoute", "api")
+    for route in api["spec"]["routes"]:
+        if route["match"] == "Path(`/api/tasks`)":
+            route["priority"] = 120
+    problems = routes.check_routes(resources, PUBLIC)
+    assert any(p.startswith("GET /api/tasks on web: ambiguous") for p in problems)
+
+
+def test_a_public_route_nobody_routes_fails() -> None:
+    extra = [routes.PublicRoute("GET", "/v2/tasks", "query_tasks")]
+    assert routes.check_routes(rendered("local"), extra) == [
+        "GET /v2/tasks on web: no route matches"
+    ]
+
+
+def test_auth_routes_need_their_own_rate_limit() -> None:
+    resources = rendered("local")
+    api = find(resources, "IngressRoute", "api")
+    api["spec"]["routes"][0]["middlewares"] = [
+        m for m in api["spec"]["routes"][0]["middlewares"] if m["name"] != "ratelimit-auth"
+    ]
+    assert any("ratelimit-auth" in p for p in routes.check_routes(resources, PUBLIC))
+
+
+def test_traefik_rules_follow_and_before_or() -> None:
+    rule = traefik.parse("Path(`/a`) || Path(`/b`) && Method(`POST`)")
+    assert rule("GET", "/a")
+    assert not rule("GET", "/b")
+    assert rule("POST", "/b")
+    grouped = traefik.parse("(Path(`/a`) || Path(`/b`)) && !Method(`POST`)")
+    assert grouped("GET", "/b")
+    assert not grouped("POST", "/a")
+    assert traefik.parse("PathRegexp(`^/api/tasks/[^/]+$`)")("GET", "/api/tasks/1")
+    assert not traefik.parse("PathRegexp(`^/api/tasks/[^/]+$`)")("GET", "/api/tasks/1/complete")
+
+
+@pytest.mark.parametrize(
+    "rule", ["Host(`a`)", "Path(`/a`", "Path(/a)", "Path(`/a`) &&", "Method(`GET`, `POST`)"]
+)
+def test_rules_this_checker_cannot_read_are_errors(rule: str) -> None:
+    with pytest.raises(traefik.RuleError):
+        traefik.parse(rule)
