@@ -1,7 +1,7 @@
 """Connections by user, each with a bounded queue and one writer that keeps it in order.
 
-Every message a connection sends goes through its writer, which knows the last sequence
-number the client has. Replays from the change feed and live events meet there: a live
+Every message a connection sends goes through its writer, one at a time, which knows the
+last sequence number the client has. Replays from the change feed and live events meet there: a live
 event at or below that number is a repeat and is skipped; one above the next number
 means events were missed, and the writer fetches them from the feed first. So a client
 sees each of its events once, in order, whether they came from a replay, a live push,
@@ -45,10 +45,34 @@ class Resume:
     since: int
 
 
-Outgoing = Live | Resume | str
+@dataclass(frozen=True)
+class GoLive:
+    """Start from the latest sequence number, without a replay."""
+
+
+Outgoing = Live | Resume | GoLive | str
 
 
 class Connection:
+    """One client socket. Its writer task runs only while it has something to send, so an
+    idle connection costs a few small objects and no task."""
+
+    __slots__ = (
+        "_clock",
+        "_database",
+        "_limit",
+        "_page",
+        "_pending",
+        "_writer",
+        "closed",
+        "expires_at",
+        "last_heard",
+        "last_seq",
+        "pinged_at",
+        "user_id",
+        "websocket",
+    )
+
     def __init__(
         self,
         websocket: WebSocket,
@@ -61,11 +85,13 @@ class Connection:
         self.websocket = websocket
         self.user_id = user_id
         self.expires_at = expires_at
-        self.queue: asyncio.Queue[Outgoing] = asyncio.Queue(maxsize=settings.ws_queue_size)
         self.last_seq = 0
         self.last_heard = clock.now()
         self.pinged_at: datetime | None = None
         self.closed = False
+        # A list, not a deque: an empty deque takes 600 bytes, and most sockets sit idle.
+        self._pending: list[Outgoing] = []
+        self._limit = settings.ws_queue_size
         self._page = settings.ws_replay_page
         self._database = database
         self._clock = clock
@@ -75,10 +101,11 @@ class Connection:
         """Queue a message; False when the client is too far behind to take it."""
         if self.closed:
             return True
-        try:
-            self.queue.put_nowait(item)
-        except asyncio.QueueFull:
+        if len(self._pending) >= self._limit:
             return False
+        self._pending.append(item)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write(), name="ws-writer")
         return True
 
     def heard(self) -> None:
@@ -86,7 +113,7 @@ class Connection:
         self.pinged_at = None
 
     def start(self, since: int | None) -> None:
-        self._writer = asyncio.create_task(self._write(since), name=f"ws:{self.user_id}")
+        self.offer(GoLive() if since is None else Resume(since))
 
     async def close(self, code: int, reason: str) -> None:
         if self.closed:
@@ -100,30 +127,34 @@ class Connection:
     async def stop(self) -> None:
         """The client left: stop writing."""
         self.closed = True
-        if self._writer is not None:
-            self._writer.cancel()
+        writer = self._writer
+        if writer is not None:
+            writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
+                await writer
 
-    async def _write(self, since: int | None) -> None:
+    async def _write(self) -> None:
         try:
-            if since is None:
-                await self._start_live()
-            else:
-                await self._replay(since)
-            while True:
-                item = await self.queue.get()
-                if isinstance(item, Resume):
-                    await self._replay(item.since)
-                elif isinstance(item, Live):
-                    await self._deliver(item)
-                else:
-                    await self._send(item)
+            await self._drain()
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("websocket writer failed", extra={"user_id": str(self.user_id)})
             await self.close(protocol.CLOSE_TRY_AGAIN_LATER, "try again later")
+        finally:
+            self._writer = None  # an idle connection keeps no finished task around
+
+    async def _drain(self) -> None:
+        while self._pending:
+            item = self._pending.pop(0)
+            if isinstance(item, Live):
+                await self._deliver(item)
+            elif isinstance(item, Resume):
+                await self._replay(item.since)
+            elif isinstance(item, GoLive):
+                await self._start_live()
+            else:
+                await self._send(item)
 
     async def _start_live(self) -> None:
         """No replay asked for: start from the latest sequence number."""

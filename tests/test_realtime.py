@@ -18,6 +18,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
+from realtime.__main__ import WEBSOCKET_OPTIONS
 from realtime.protocol import event_payload
 from tests.conftest import Account, settle
 from todo.clock import ManualClock
@@ -37,7 +38,8 @@ async def ws_url(rt: Runtime, stack: Stack, clock: ManualClock) -> AsyncIterator
     listening = socket.socket()
     listening.bind(("127.0.0.1", 0))
     listening.listen()  # clients can connect at once; uvicorn accepts them when it is up
-    server = uvicorn.Server(uvicorn.Config(stack, lifespan="off", log_config=None))
+    config = uvicorn.Config(stack, lifespan="off", log_config=None, **WEBSOCKET_OPTIONS)
+    server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve(sockets=[listening]))
     yield f"ws://127.0.0.1:{listening.getsockname()[1]}"
     await stack.realtime.state.hub.close()

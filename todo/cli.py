@@ -36,6 +36,7 @@ def _database(settings: Settings) -> Iterator[tuple[str, str]]:
 def cmd_dev(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from realtime.__main__ import WEBSOCKET_OPTIONS
     from todo import dev
     from todo.bus import LocalBus
     from todo.clock import SystemClock
@@ -64,7 +65,14 @@ def cmd_dev(args: argparse.Namespace) -> int:
         stack.tick_interval = args.tick_interval
         base = f"http://{args.host}:{args.port}"
         print(dev.banner(base, description, args.tick_interval), flush=True)
-        uvicorn.run(stack, host=args.host, port=args.port, log_config=None, access_log=False)
+        uvicorn.run(
+            stack,
+            host=args.host,
+            port=args.port,
+            log_config=None,
+            access_log=False,
+            **WEBSOCKET_OPTIONS,
+        )
     return 0
 
 
