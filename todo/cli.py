@@ -79,8 +79,9 @@ def cmd_dev(args: argparse.Namespace) -> int:
 def cmd_migrate(args: argparse.Namespace) -> int:
     from todo.migrations import migrate
 
-    with _database(Settings.from_env()) as (url, description):
-        applied = asyncio.run(migrate(url))
+    settings = Settings.from_env()
+    with _database(settings) as (url, description):
+        applied = asyncio.run(migrate(url, statement_cache_size=settings.db_statement_cache_size))
     names = ", ".join(applied) or "none pending"
     print(f"applied {len(applied)} migration(s) to {description}: {names}")
     return 0

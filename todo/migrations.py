@@ -1,7 +1,8 @@
 """Apply `sql/NNN_name.sql` files in order, once each, one transaction per file.
 
-A session-level advisory lock makes concurrent runs (two pods, or `todo dev` and the
-tests) wait for each other instead of racing; the loser then finds nothing to do.
+Each file's transaction takes an advisory lock first, so concurrent runs (two pods, or
+`todo dev` and the tests) wait for each other instead of racing; the later one then
+finds the file recorded and moves on.
 """
 
 from __future__ import annotations
@@ -50,52 +51,52 @@ def load_migrations(directory: Path = SQL_DIR) -> list[Migration]:
     return found
 
 
-async def migrate(database_url: str, directory: Path = SQL_DIR) -> list[str]:
+async def migrate(
+    database_url: str, directory: Path = SQL_DIR, *, statement_cache_size: int = 100
+) -> list[str]:
     """Apply pending migrations; return the versions applied by this call."""
     migrations = load_migrations(directory)
-    conn = await asyncpg.connect(database_url)
+    conn = await asyncpg.connect(database_url, statement_cache_size=statement_cache_size)
     try:
-        await conn.execute("select pg_advisory_lock($1)", ADVISORY_LOCK_KEY)
-        try:
-            return await _apply_pending(conn, migrations)
-        finally:
-            await conn.execute("select pg_advisory_unlock($1)", ADVISORY_LOCK_KEY)
+        return [m.version for m in migrations if await _apply(conn, m)]
     finally:
         await conn.close()
 
 
-async def _apply_pending(conn: asyncpg.Connection, migrations: list[Migration]) -> list[str]:
-    await conn.execute(
-        """
-        create table if not exists schema_migrations (
-            version     text primary key,
-            name        text not null,
-            checksum    text not null,
-            applied_at  timestamptz not null default now()
+async def _apply(conn: asyncpg.Connection, migration: Migration) -> bool:
+    """Apply one migration unless it is recorded; True if this call applied it.
+
+    The lock is transaction-scoped, so this also works through a transaction-mode
+    connection pooler (PgBouncer, Neon's pooled endpoint), where a session lock is not.
+    """
+    async with conn.transaction():
+        await conn.execute("select pg_advisory_xact_lock($1)", ADVISORY_LOCK_KEY)
+        await conn.execute(
+            """
+            create table if not exists schema_migrations (
+                version     text primary key,
+                name        text not null,
+                checksum    text not null,
+                applied_at  timestamptz not null default now()
+            )
+            """
         )
-        """
-    )
-    applied = {
-        r["version"]: r["checksum"]
-        for r in await conn.fetch("select version, checksum from schema_migrations")
-    }
-    done: list[str] = []
-    for migration in migrations:
-        if migration.version in applied:
-            if applied[migration.version] != migration.checksum:
+        recorded = await conn.fetchval(
+            "select checksum from schema_migrations where version = $1", migration.version
+        )
+        if recorded is not None:
+            if recorded != migration.checksum:
                 raise MigrationError(
                     f"migration {migration.version}_{migration.name} was changed after it "
                     "was applied; add a new migration instead"
                 )
-            continue
-        async with conn.transaction():
-            await conn.execute(migration.sql)
-            await conn.execute(
-                "insert into schema_migrations (version, name, checksum) values ($1, $2, $3)",
-                migration.version,
-                migration.name,
-                migration.checksum,
-            )
-        log.info("applied migration", extra={"migration": f"{migration.version}_{migration.name}"})
-        done.append(migration.version)
-    return done
+            return False
+        await conn.execute(migration.sql)
+        await conn.execute(
+            "insert into schema_migrations (version, name, checksum) values ($1, $2, $3)",
+            migration.version,
+            migration.name,
+            migration.checksum,
+        )
+    log.info("applied migration", extra={"migration": f"{migration.version}_{migration.name}"})
+    return True
