@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
-from todo.reminder_models import Notification
+from todo.notification_models import Notification
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 Status = Literal["pending", "in_progress", "completed"]
 Priority = Literal["low", "medium", "high", "urgent"]
@@ -36,3 +36,8 @@ Timezone = Annotated[str, AfterValidator(check_timezone)]
 Tag = Annotated[
     str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=50)
 ]
+
+
+class Limit(Input):
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = Field(default=None, max_length=1000)

@@ -14,7 +14,8 @@ from todo.db import Connection
 from todo.errors import NotFound
 from todo.incoming import IncomingEvent
 from todo.models import Output
-from todo.reminder_models import Notification, NotificationPage, NotificationQuery, Reminder
+from todo.notification_models import Notification, NotificationPage, NotificationQuery
+from todo.reminder_models import Reminder
 from todo.unit_of_work import UnitOfWork
 
 COLUMNS = "id, task_id, reminder_id, title, body, created_at, read_at"

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, Field, StringConstraints
 
-from todo.models import Input, Output, Priority, Status, Tag
+from todo.models import Input, Limit, Output, Priority, Status, Tag
 from todo.task_models import Task
 
 Sort = Literal[
@@ -28,11 +28,6 @@ class SearchHit(Task):
 class SearchPage(Output):
     items: list[SearchHit]
     next_cursor: str | None
-
-
-class Limit(Input):
-    limit: int = Field(default=50, ge=1, le=200)
-    cursor: str | None = Field(default=None, max_length=1000)
 
 
 class TaskListQuery(Limit):

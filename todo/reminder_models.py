@@ -1,4 +1,4 @@
-"""Reminders and notifications as the API takes and answers them."""
+"""Reminders as the API takes and answers them."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, Field, model_validator
 
-from todo.models import Input, Output
-from todo.query_models import Limit
+from todo.models import Input, Limit, Output
 from todo.task_models import ReminderSpec
 
 MAX_SNOOZE_MINUTES = 7 * 24 * 60
@@ -54,26 +53,3 @@ class ReminderQuery(Limit):
 class ReminderPage(Output):
     items: list[Reminder]
     next_cursor: str | None
-
-
-class Notification(Output):
-    id: UUID
-    task_id: UUID | None
-    reminder_id: UUID | None
-    title: str
-    body: str | None
-    created_at: datetime
-    read_at: datetime | None
-
-
-class NotificationQuery(Limit):
-    unread: bool | None = Field(default=None, description="true: only unread ones.")
-
-
-class NotificationPage(Output):
-    items: list[Notification]
-    next_cursor: str | None
-
-
-class ReadAll(Output):
-    updated: int = Field(description="How many notifications were marked read.")

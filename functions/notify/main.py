@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from todo import notifications
 from todo.event_routes import receive
-from todo.reminder_models import Notification, NotificationPage, NotificationQuery, ReadAll
+from todo.notification_models import Notification, NotificationPage, NotificationQuery, ReadAll
 from todo.runtime import runtime
 from todo.web import Call, FunctionApi, json_response
 
