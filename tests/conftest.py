@@ -126,6 +126,16 @@ async def rt(
         await wired.outgoing.close()
 
 
+def rewire(rt: Runtime, *, publisher: Any = None, database: Any = None, **changes: Any) -> Runtime:
+    """The test's runtime with some parts or settings swapped; the clock stays."""
+    return configure(
+        rt.settings.with_changes(**changes),
+        clock=rt.clock,
+        database=database or rt.database,
+        publisher=publisher or rt.publisher,
+    )
+
+
 async def settle(rt: Runtime) -> None:
     """Wait until every event so far is published and delivered, and whatever those
     deliveries published in turn."""

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Account, CreateTask
-from todo.runtime import Runtime, configure
+from tests.conftest import Account, CreateTask, rewire
+from todo.runtime import Runtime
 
 DUE = "2026-03-10T17:00:00+01:00"
 
@@ -352,12 +352,7 @@ async def test_cloudevent_problems_are_4xx(client: httpx.AsyncClient, alice: Acc
 async def test_the_sidecar_may_create_for_the_events_user_without_a_bearer_token(
     client: httpx.AsyncClient, alice: Account, rt: Runtime
 ) -> None:
-    configure(
-        rt.settings.with_changes(app_api_token="sidecar-secret"),
-        clock=rt.clock,
-        database=rt.database,
-        publisher=rt.publisher,
-    )
+    rewire(rt, app_api_token="sidecar-secret")
     body = b'{"title": "via dapr"}'
     headers = binary_event("dapr-1", {}, userid=str(alice.id))
     unauthenticated = await client.post("/api/tasks", content=body, headers=headers)

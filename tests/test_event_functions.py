@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Account, CreateTask
+from tests.conftest import Account, CreateTask, rewire
 from tests.tcp_proxy import FlakyProxy
 from todo.db import Database
 from todo.dev import Stack, call_app
-from todo.runtime import Runtime, configure
+from todo.runtime import Runtime
 
 
 def task_event(
@@ -241,9 +241,8 @@ async def test_a_database_outage_answers_5xx_so_the_platform_retries(
     assert rt.settings.database_url
     proxy = FlakyProxy(rt.settings.database_url)
     await proxy.start()
-    settings = rt.settings.with_changes(database_url=proxy.url, db_connect_timeout=2.0)
-    database = Database(settings)
-    configure(settings, clock=rt.clock, database=database, publisher=rt.publisher)
+    database = Database(rt.settings.with_changes(database_url=proxy.url, db_connect_timeout=2.0))
+    rewire(rt, database=database, database_url=proxy.url)
     event = task_event(alice, task)
     try:
         await proxy.down()
@@ -261,12 +260,7 @@ async def test_a_database_outage_answers_5xx_so_the_platform_retries(
 async def test_event_routes_take_only_the_sidecar_when_a_token_is_set(
     stack: Stack, rt: Runtime, alice: Account, task: dict[str, Any]
 ) -> None:
-    configure(
-        rt.settings.with_changes(app_api_token="from-dapr"),
-        clock=rt.clock,
-        database=rt.database,
-        publisher=rt.publisher,
-    )
+    rewire(rt, app_api_token="from-dapr")
     body = json.dumps(task_event(alice, task)).encode()
     headers = {"content-type": "application/cloudevents+json"}
     for fn in ("process_event", "notify"):

@@ -20,12 +20,12 @@ import httpx
 import pytest
 import respx
 
-from tests.conftest import Account
+from tests.conftest import Account, rewire
 from todo.clock import ManualClock
 from todo.dapr import DaprPublisher
 from todo.dev import Stack
 from todo.events import Event
-from todo.runtime import Runtime, configure
+from todo.runtime import Runtime
 
 SIDECAR = "http://127.0.0.1:3500"
 PUBLISH_TASK_EVENTS = f"{SIDECAR}/v1.0/publish/pubsub/task.events"
@@ -35,8 +35,8 @@ PUBLISH_TASK_EVENTS = f"{SIDECAR}/v1.0/publish/pubsub/task.events"
 async def dapr(rt: Runtime) -> AsyncIterator[Runtime]:
     """The runtime publishing through a DaprPublisher to a mocked sidecar on port 3500."""
     settings = rt.settings.with_changes(dapr_http_port=3500, dapr_api_token="sidecar-token")
-    wired = configure(
-        settings, clock=rt.clock, database=rt.database, publisher=DaprPublisher(settings)
+    wired = rewire(
+        rt, publisher=DaprPublisher(settings), dapr_http_port=3500, dapr_api_token="sidecar-token"
     )
     yield wired
     await wired.outgoing.close()
@@ -161,9 +161,7 @@ class ExplodingPublisher:
 async def test_a_crash_between_commit_and_publish_loses_no_event(
     rt: Runtime, client: httpx.AsyncClient, alice: Account
 ) -> None:
-    wired = configure(
-        rt.settings, clock=rt.clock, database=rt.database, publisher=ExplodingPublisher()
-    )
+    wired = rewire(rt, publisher=ExplodingPublisher())
     response = await client.post("/api/tasks", json={"title": "survives"}, headers=alice.headers)
     await wired.outgoing.drain()
     assert response.status_code == 201

@@ -20,12 +20,12 @@ from websockets.typing import Subprotocol
 
 from realtime.__main__ import WEBSOCKET_OPTIONS
 from realtime.protocol import event_payload
-from tests.conftest import Account, settle
+from tests.conftest import Account, rewire, settle
 from todo.clock import ManualClock
 from todo.dev import Stack
 from todo.outbox import event_from_row
 from todo.publishing import OutboxOnly
-from todo.runtime import Runtime, configure
+from todo.runtime import Runtime
 from todo.tokens import issue_token
 
 TIMEOUT = 10  # a safety net for a broken test, never a wait the test relies on
@@ -257,10 +257,10 @@ async def test_a_gap_in_live_pushes_is_filled_from_the_change_feed(
     assert await collect_until(ws, 3) == [1, 2, 3]
     # The pushes for 4 and 5 never come (the bus lost them); when 6 arrives, the service
     # fetches 4 and 5 from the change feed first.
-    lost = configure(rt.settings, clock=rt.clock, database=rt.database, publisher=OutboxOnly())
+    lost = rewire(rt, publisher=OutboxOnly())
     await make_tasks(client, alice, 2)
     await lost.outgoing.drain()
-    configure(rt.settings, clock=rt.clock, database=rt.database, publisher=rt.publisher)
+    rewire(rt)
     await make_tasks(client, alice, 1)
     await settle(rt)
     assert await collect_until(ws, 6) == [4, 5, 6]
@@ -270,8 +270,7 @@ async def test_a_gap_in_live_pushes_is_filled_from_the_change_feed(
 async def test_a_client_too_far_behind_is_closed_with_1013_and_can_resume(
     ws_url: str, client: httpx.AsyncClient, alice: Account, rt: Runtime, stack: Stack
 ) -> None:
-    small = rt.settings.with_changes(ws_queue_size=5)
-    configure(small, clock=rt.clock, database=rt.database, publisher=rt.publisher)
+    rewire(rt, ws_queue_size=5)
     ws = await open_socket(ws_url, alice.token)
     assert (await receive(ws))["seq"] == 0
     await make_tasks(client, alice, 10)

@@ -9,10 +9,10 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import Account
+from tests.conftest import Account, rewire
 from tests.tcp_proxy import FlakyProxy
 from todo.db import Database
-from todo.runtime import Runtime, configure
+from todo.runtime import Runtime
 from todo.settings import Settings
 
 
@@ -28,9 +28,8 @@ async def proxy(rt: Runtime) -> AsyncIterator[FlakyProxy]:
 async def test_database_down_is_503_and_the_function_recovers_when_it_returns(
     rt: Runtime, client: httpx.AsyncClient, alice: Account, proxy: FlakyProxy
 ) -> None:
-    settings = rt.settings.with_changes(database_url=proxy.url, db_connect_timeout=2.0)
-    database = Database(settings)
-    configure(settings, clock=rt.clock, database=database, publisher=rt.publisher)
+    database = Database(rt.settings.with_changes(database_url=proxy.url, db_connect_timeout=2.0))
+    rewire(rt, database=database, database_url=proxy.url)
     try:
         assert (await client.get("/api/tasks", headers=alice.headers)).status_code == 200
 
@@ -59,9 +58,8 @@ async def test_a_database_down_at_cold_start_is_503_then_recovers(
     rt: Runtime, client: httpx.AsyncClient, alice: Account, proxy: FlakyProxy
 ) -> None:
     await proxy.down()
-    settings = rt.settings.with_changes(database_url=proxy.url, db_connect_timeout=2.0)
-    database = Database(settings)
-    configure(settings, clock=rt.clock, database=database, publisher=rt.publisher)
+    database = Database(rt.settings.with_changes(database_url=proxy.url, db_connect_timeout=2.0))
+    rewire(rt, database=database, database_url=proxy.url)
     try:
         assert (await client.get("/api/tasks", headers=alice.headers)).status_code == 503
         assert not database.pool_created
@@ -103,7 +101,7 @@ async def test_the_pool_is_created_on_first_use_and_sized_by_the_environment(
     )
     assert settings.db_pool_max == 3
     database = Database(settings.with_changes(jwt_secret=rt.settings.jwt_secret))
-    configure(rt.settings, clock=rt.clock, database=database, publisher=rt.publisher)
+    rewire(rt, database=database)
     try:
         assert not database.pool_created
         assert (await client.get("/api/tasks", headers=alice.headers)).status_code == 200

@@ -12,11 +12,11 @@ from uuid import UUID, uuid4
 
 import httpx
 
-from tests.conftest import Account, settle
+from tests.conftest import Account, rewire, settle
 from todo.clock import ManualClock
 from todo.dev import Stack, call_app
 from todo.events import Event
-from todo.runtime import Runtime, configure
+from todo.runtime import Runtime
 
 
 async def tick(stack: Stack) -> dict[str, Any]:
@@ -155,13 +155,13 @@ class OutOfReach:
 async def test_the_relay_publishes_what_a_crash_left_behind(
     client: httpx.AsyncClient, alice: Account, clock: ManualClock, stack: Stack, rt: Runtime
 ) -> None:
-    down = configure(rt.settings, clock=clock, database=rt.database, publisher=OutOfReach())
+    down = rewire(rt, publisher=OutOfReach())
     created = await client.post("/api/tasks", json={"title": "survives"}, headers=alice.headers)
     assert created.status_code == 201
     await down.outgoing.drain()
 
     # Back up: the bus is reachable again (the process restarted).
-    configure(rt.settings, clock=clock, database=rt.database, publisher=rt.publisher)
+    rewire(rt)
     young = await tick(stack)
     assert (young["relayed"], young["backlog"]) == (
         0,
@@ -197,12 +197,7 @@ async def test_tick_answers_the_binding_probe_and_reports_the_backlog(
 async def test_the_tick_route_takes_only_the_sidecar_when_a_token_is_set(
     stack: Stack, rt: Runtime
 ) -> None:
-    configure(
-        rt.settings.with_changes(app_api_token="from-dapr"),
-        clock=rt.clock,
-        database=rt.database,
-        publisher=rt.publisher,
-    )
+    rewire(rt, app_api_token="from-dapr")
     app = stack.app("tick_reminders")
     assert (await call_app(app, "POST", "/tick"))[0] == 401
     assert (await call_app(app, "POST", "/tick", headers={"dapr-api-token": "nope"}))[0] == 401

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID, uuid4
 
 from todo import events
 from todo.channels import CHANNELS
 from todo.consumers import Consumer, PoisonEvent, event_data
-from todo.cursor import bad_cursor, decode_cursor, encode_cursor
 from todo.db import Connection
 from todo.errors import NotFound
 from todo.incoming import IncomingEvent
 from todo.models import Output
 from todo.notification_models import Notification, NotificationPage, NotificationQuery
+from todo.paging import Params, time_ordered_page
 from todo.reminder_models import Reminder
 from todo.unit_of_work import UnitOfWork
 
@@ -84,30 +83,21 @@ NOTIFY = Consumer("notify", frozenset({events.REMINDER_DUE}), notify_due_reminde
 async def list_notifications(
     conn: Connection, user_id: UUID, query: NotificationQuery
 ) -> NotificationPage:
-    where: list[str] = ["user_id = $1"]
-    args: list[Any] = [user_id]
+    params = Params(user_id)
+    where = ["user_id = $1"]
     if query.unread is not None:
         where.append("read_at is null" if query.unread else "read_at is not null")
-    if query.cursor:
-        position = decode_cursor(query.cursor)
-        try:
-            args += [datetime.fromisoformat(position["at"]), UUID(position["id"])]
-        except (KeyError, TypeError, ValueError):
-            raise bad_cursor() from None
-        where.append(f"(created_at, id) < (${len(args) - 1}, ${len(args)})")
-    args.append(query.limit + 1)
-    rows = await conn.fetch(
-        f"""
-        select {COLUMNS} from notifications where {" and ".join(where)}
-        order by created_at desc, id desc limit ${len(args)}
-        """,
-        *args,
+    rows, next_cursor = await time_ordered_page(
+        conn,
+        select=f"select {COLUMNS} from notifications",
+        where=where,
+        params=params,
+        time_column="created_at",
+        descending=True,
+        limit=query.limit,
+        cursor=query.cursor,
     )
-    items = [Notification.model_validate(dict(r)) for r in rows[: query.limit]]
-    next_cursor = None
-    if len(rows) > query.limit:
-        last = items[-1]
-        next_cursor = encode_cursor({"at": last.created_at.isoformat(), "id": str(last.id)})
+    items = [Notification.model_validate(dict(r)) for r in rows]
     return NotificationPage(items=items, next_cursor=next_cursor)
 
 

@@ -14,10 +14,10 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from todo import events
-from todo.cursor import bad_cursor, decode_cursor, encode_cursor
 from todo.db import Connection
 from todo.errors import FieldError, InvalidInput, NotFound, TaskNotFound
 from todo.outbox import Draft
+from todo.paging import Params, time_ordered_page
 from todo.reminder_models import Reminder, ReminderCreate, ReminderPage, ReminderQuery, Snooze
 from todo.task_models import ReminderSpec, Task
 from todo.unit_of_work import UnitOfWork
@@ -171,33 +171,23 @@ async def carry_over(work: UnitOfWork, user_id: UUID, previous: Task, following:
 
 
 async def list_reminders(conn: Connection, user_id: UUID, query: ReminderQuery) -> ReminderPage:
-    where: list[str] = ["user_id = $1"]
-    args: list[Any] = [user_id]
+    params = Params(user_id)
+    where = ["user_id = $1"]
     if query.task_id is not None:
-        args.append(query.task_id)
-        where.append(f"task_id = ${len(args)}")
+        where.append(f"task_id = {params.add(query.task_id)}")
     if query.pending is not None:
         where.append("delivered_at is null" if query.pending else "delivered_at is not null")
-    if query.cursor:
-        position = decode_cursor(query.cursor)
-        try:
-            args += [datetime.fromisoformat(position["at"]), UUID(position["id"])]
-        except (KeyError, TypeError, ValueError):
-            raise bad_cursor() from None
-        where.append(f"(remind_at, id) > (${len(args) - 1}, ${len(args)})")
-    args.append(query.limit + 1)
-    rows = await conn.fetch(
-        f"""
-        select {COLUMNS} from reminders where {" and ".join(where)}
-        order by remind_at, id limit ${len(args)}
-        """,
-        *args,
+    rows, next_cursor = await time_ordered_page(
+        conn,
+        select=f"select {COLUMNS} from reminders",
+        where=where,
+        params=params,
+        time_column="remind_at",
+        descending=False,
+        limit=query.limit,
+        cursor=query.cursor,
     )
-    items = [Reminder.model_validate(dict(r)) for r in rows[: query.limit]]
-    next_cursor = None
-    if len(rows) > query.limit:
-        last = items[-1]
-        next_cursor = encode_cursor({"at": last.remind_at.isoformat(), "id": str(last.id)})
+    items = [Reminder.model_validate(dict(r)) for r in rows]
     return ReminderPage(items=items, next_cursor=next_cursor)
 
 

@@ -15,6 +15,7 @@ from uuid import UUID
 
 from todo.cursor import bad_cursor, decode_cursor, encode_cursor
 from todo.db import Connection
+from todo.paging import Params
 from todo.query_models import SearchHit, SearchPage, SearchQuery, TaskListQuery, TaskPage
 from todo.tasks import COLUMNS, task_from_row
 
@@ -57,18 +58,6 @@ SORTS: dict[str, SortKey] = {
     "title": SortKey("lower(title)", False, "text", False, _text),
     "-title": SortKey("lower(title)", True, "text", False, _text),
 }
-
-
-class Params:
-    """Positional SQL parameters: `add` binds a value and returns its placeholder."""
-
-    def __init__(self, *initial: Any) -> None:
-        self.values: list[Any] = list(initial)
-
-    def add(self, value: Any, sql_type: str | None = None) -> str:
-        self.values.append(value)
-        placeholder = f"${len(self.values)}"
-        return f"{placeholder}::{sql_type}" if sql_type else placeholder
 
 
 _LAST_WORD = re.compile(r"(?:^|\s)([^\W_]+)\s*$")
