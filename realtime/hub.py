@@ -66,7 +66,6 @@ class Connection:
         "_writer",
         "closed",
         "expires_at",
-        "last_heard",
         "last_seq",
         "pinged_at",
         "user_id",
@@ -86,7 +85,6 @@ class Connection:
         self.user_id = user_id
         self.expires_at = expires_at
         self.last_seq = 0
-        self.last_heard = clock.now()
         self.pinged_at: datetime | None = None
         self.closed = False
         # A list, not a deque: an empty deque takes 600 bytes, and most sockets sit idle.
@@ -109,7 +107,7 @@ class Connection:
         return True
 
     def heard(self) -> None:
-        self.last_heard = self._clock.now()
+        """The client said something: it is alive."""
         self.pinged_at = None
 
     def start(self, since: int | None) -> None:
@@ -207,13 +205,6 @@ class Hub:
         self._order = itertools.count()
         self._timers: asyncio.Task[None] | None = None
         self._closing: set[asyncio.Task[None]] = set()
-
-    def connections(self, user_id: UUID) -> set[Connection]:
-        return self._by_user.get(user_id, set())
-
-    @property
-    def size(self) -> int:
-        return sum(len(c) for c in self._by_user.values())
 
     def join(self, connection: Connection) -> None:
         self._by_user[connection.user_id].add(connection)

@@ -51,9 +51,6 @@ class ManualClock:
             if not waiter.done():
                 waiter.set_result(None)
 
-    def set(self, moment: datetime) -> None:
-        self.advance(moment - self._now)
-
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         if self.auto_advance or seconds <= 0:
