@@ -222,19 +222,15 @@ class Hub:
                 del self._by_user[connection.user_id]
             metrics.instruments().ws_connections.dec()
 
-    def publish(self, user_id: UUID, message: dict[str, Any], time: datetime | None) -> int:
-        """Queue one event for every connection of its user; return how many took it."""
+    def publish(self, user_id: UUID, message: dict[str, Any], time: datetime | None) -> None:
+        """Queue one event for every connection of its user (encoded once for all)."""
         connections = self._by_user.get(user_id)
         if not connections:
-            return 0
+            return
         item = Live(message["seq"], protocol.encode(message), time)
-        taken = 0
         for connection in list(connections):
-            if connection.offer(item):
-                taken += 1
-            else:
+            if not connection.offer(item):
                 self._drop(connection, protocol.CLOSE_TRY_AGAIN_LATER, "slow", "too far behind")
-        return taken
 
     def _drop(self, connection: Connection, code: int, reason: str, text: str) -> None:
         if connection.closed:

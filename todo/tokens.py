@@ -74,17 +74,19 @@ class _Verified:
 
 
 @functools.lru_cache(maxsize=4096)
-def _verify_signed(settings: Settings, token: str) -> _Verified:
+def _verify_signed(
+    token: str, secret: str, algorithm: str, audience: str, issuer: str
+) -> _Verified:
     """Signature, algorithm, issuer, audience and claim shapes: the same for every use of a
     token, so checked once per token (a client sends the same one many times). Times
     depend on the clock and are checked on every use."""
     try:
         claims = jwt.decode(
             token,
-            _secret(settings),
-            algorithms=[settings.jwt_algorithm],
-            audience=settings.jwt_audience,
-            issuer=settings.jwt_issuer,
+            secret,
+            algorithms=[algorithm],
+            audience=audience,
+            issuer=issuer,
             options={"require": REQUIRED_CLAIMS, "verify_exp": False, "verify_iat": False},
         )
     except jwt.PyJWTError as exc:
@@ -104,7 +106,13 @@ def _verify_signed(settings: Settings, token: str) -> _Verified:
 
 def verify_token(settings: Settings, token: str, now: datetime) -> Principal:
     """Check signature, algorithm, issuer, audience and times; raise NotAuthenticated."""
-    verified = _verify_signed(settings, token)
+    verified = _verify_signed(
+        token,
+        _secret(settings),
+        settings.jwt_algorithm,
+        settings.jwt_audience,
+        settings.jwt_issuer,
+    )
     expires_at = verified.principal.expires_at
     assert expires_at is not None
     if expires_at <= now - LEEWAY:

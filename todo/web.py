@@ -18,6 +18,7 @@ problems in `todo.problems`; nothing a caller sends produces a 500.
 from __future__ import annotations
 
 import hmac
+import itertools
 import json
 import logging
 import re
@@ -185,7 +186,7 @@ class FunctionApi:
 
     def _match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
         allowed: list[str] = []
-        for route in [*self.routes, *_BUILTIN_ROUTES]:
+        for route in itertools.chain(self.routes, _BUILTIN_ROUTES):
             match = route.pattern.match(path)
             if match is None:
                 continue
