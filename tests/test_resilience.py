@@ -4,14 +4,18 @@ that is lazy, sized by the environment, and shrugs off killed connections."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import Account, rewire
+from tests.conftest import Account, rewire, settle
 from tests.tcp_proxy import FlakyProxy
+from tests.test_tick import tick
+from todo.clock import ManualClock
 from todo.db import Database
+from todo.dev import Stack
 from todo.runtime import Runtime
 from todo.settings import Settings
 
@@ -114,3 +118,64 @@ async def test_the_pool_is_created_on_first_use_and_sized_by_the_environment(
 def test_settings_reject_a_malformed_number() -> None:
     with pytest.raises(ValueError, match="DB_POOL_MAX"):
         Settings.from_env({"DB_POOL_MAX": "lots"})
+
+
+async def test_a_new_connection_asks_the_server_about_no_types(
+    rt: Runtime,
+    client: httpx.AsyncClient,
+    alice: Account,
+    stack: Stack,
+    clock: ManualClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """asyncpg looks up every enum and most array types once per connection (three round
+    trips): paid by a cold start's first request and by each connection the pool adds.
+    Every path of a task's life runs on connections that never need to."""
+    looked_up: list[object] = []
+    introspect = asyncpg.Connection._introspect_types
+
+    async def recording(self: asyncpg.Connection, type_oids: object, timeout: object) -> object:
+        looked_up.append(type_oids)
+        return await introspect(self, type_oids, timeout)
+
+    monkeypatch.setattr(asyncpg.Connection, "_introspect_types", recording)
+    database = Database(rt.settings)
+    rewire(rt, database=database)
+    try:
+        soon = (clock.now() + timedelta(minutes=1)).isoformat()
+        created = await client.post(
+            "/api/tasks",
+            json={
+                "title": "water the plants",
+                "priority": "high",
+                "tags": ["home"],
+                "due_at": soon,
+                "reminders": [{"before": "PT0S"}],
+                "recurrence": "weekly",
+            },
+            headers=alice.headers,
+        )
+        assert created.status_code == 201, created.text
+        task = created.json()
+        for sort in ("priority", "-priority"):
+            listed = await client.get(
+                "/api/tasks",
+                params={"sort": sort, "status": "pending", "priority": "high", "limit": 1},
+                headers=alice.headers,
+            )
+            assert [t["id"] for t in listed.json()["items"]] == [task["id"]]
+        patched = await client.patch(
+            f"/api/tasks/{task['id']}", json={"priority": "low"}, headers=alice.headers
+        )
+        assert patched.json()["priority"] == "low"
+        clock.advance(timedelta(minutes=2))
+        assert (await tick(stack))["delivered"] == 1
+        done = await client.post(f"/api/tasks/{task['id']}/complete", headers=alice.headers)
+        assert done.json()["status"] == "completed"
+        await settle(rt)
+        assert (
+            await client.get("/api/search", params={"q": "plants"}, headers=alice.headers)
+        ).json()["items"]
+    finally:
+        await database.close()
+    assert looked_up == []

@@ -44,7 +44,7 @@ DEAD_CONNECTION: tuple[type[BaseException], ...] = (*CONNECTION_ERRORS, asyncpg.
 
 async def _init_connection(conn: Connection) -> None:
     await conn.set_type_codec(
-        "jsonb", schema="pg_catalog", encoder=_dump_json, decoder=json.loads, format="text"
+        "jsonb", schema="pg_catalog", encoder=dump_json, decoder=json.loads, format="text"
     )
 
 
@@ -53,7 +53,7 @@ async def _keep_session(conn: Connection) -> None:
     session state behind (no SET, LISTEN, advisory locks or cursors on pooled connections)."""
 
 
-def _dump_json(value: Any) -> str:
+def dump_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 

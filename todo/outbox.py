@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,18 +10,20 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
-from todo.db import Connection, Database
+from todo.db import Connection, Database, dump_json
 from todo.events import Event, topic_of
 
 # One round trip for any number of events: each owner's counter moves by their number of
 # events (the counter row stays locked until commit, which keeps each user's sequence
 # gapless), and the events take the numbers in the order given. Counters are locked in
 # user order, so two transactions appending for the same users cannot deadlock.
+# The columns cross the wire as text[], the one array type asyncpg has a built-in codec
+# for: uuid[] or jsonb[] would be looked up on every new connection (three round trips).
 APPEND_EVENTS = """
 with input as (
-    select * from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[],
-                         $6::text[], $7::jsonb[], $8::timestamptz[])
-        with ordinality as e(id, user_id, type, source, subject, topic, data, occurred_at, ord)
+    select e.id::uuid, e.user_id::uuid, e.type, e.subject, e.topic, e.data::jsonb, e.ord
+    from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+        with ordinality as e(id, user_id, type, subject, topic, data, ord)
 ),
 counts as (
     select user_id, count(*) as n from input group by user_id order by user_id
@@ -35,7 +37,7 @@ bumped as (
 insert into events (id, user_id, seq, type, source, subject, topic, data, occurred_at)
 select i.id, i.user_id,
        b.last_seq - c.n + row_number() over (partition by i.user_id order by i.ord),
-       i.type, i.source, i.subject, i.topic, i.data, i.occurred_at
+       i.type, $7, i.subject, i.topic, i.data, $8
 from input i join counts c using (user_id) join bumped b using (user_id)
 returning id, seq
 """
@@ -60,14 +62,14 @@ async def append_events(
     topics = [topic_of(d.type) for d in drafts]
     rows = await conn.fetch(
         APPEND_EVENTS,
-        ids,
-        [d.user_id for d in drafts],
+        text_ids(ids),
+        text_ids(d.user_id for d in drafts),
         [d.type for d in drafts],
-        [source] * len(drafts),
         [d.subject for d in drafts],
         topics,
-        [d.data for d in drafts],
-        [now] * len(drafts),
+        [dump_json(d.data) for d in drafts],
+        source,
+        now,
     )
     seqs = {r["id"]: r["seq"] for r in rows}
     return [
@@ -76,11 +78,19 @@ async def append_events(
     ]
 
 
-MARK_PUBLISHED = "update events set published_at = $2 where id = any($1) and published_at is null"
+MARK_PUBLISHED = """
+update events set published_at = $2
+where id = any($1::text[]::uuid[]) and published_at is null
+"""
+
+
+def text_ids(ids: Iterable[UUID]) -> list[str]:
+    """Ids as a text[] parameter (see APPEND_EVENTS for why not uuid[])."""
+    return [str(event_id) for event_id in ids]
 
 
 async def mark_published(database: Database, ids: Sequence[UUID], now: datetime) -> None:
-    await database.execute_idempotent(MARK_PUBLISHED, list(ids), now)
+    await database.execute_idempotent(MARK_PUBLISHED, text_ids(ids), now)
 
 
 def event_from_row(row: asyncpg.Record) -> Event:

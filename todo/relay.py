@@ -49,7 +49,7 @@ async def relay_outbox(
             )
             taken = list(await publisher.relay(pending)) if pending else []
             if taken:
-                await conn.execute(outbox.MARK_PUBLISHED, taken, now)
+                await conn.execute(outbox.MARK_PUBLISHED, outbox.text_ids(taken), now)
         relayed += len(taken)
         if len(rows) < batch or len(taken) < len(rows):
             break

@@ -209,7 +209,7 @@ update reminders r set delivered_at = $1
 from due, tasks t
 where r.id = due.id and t.id = r.task_id
 returning {", ".join("r." + c for c in COLUMNS.split(", "))}, r.user_id,
-          t.title as task_title, t.due_at as task_due_at, t.status as task_status
+          t.title as task_title, t.due_at as task_due_at, t.status::text as task_status
 """
 
 

@@ -27,6 +27,8 @@ class SortKey:
     sql_type: str
     nullable: bool
     parse: Callable[[Any], Any]
+    # How the cursor reads the last row's value, when not the expression itself.
+    value: str | None = None
 
 
 def _datetime(value: Any) -> datetime:
@@ -51,8 +53,14 @@ def _priority(value: Any) -> str:
 SORTS: dict[str, SortKey] = {
     "due_at": SortKey("due_at", False, "timestamptz", True, _datetime),
     "-due_at": SortKey("due_at", True, "timestamptz", True, _datetime),
-    "priority": SortKey("priority", False, "task_priority", False, _priority),
-    "-priority": SortKey("priority", True, "task_priority", False, _priority),
+    # The enum column sorts in rank order (the bare name would be COLUMNS' text alias);
+    # its value crosses the wire as text (see tasks.COLUMNS).
+    "priority": SortKey(
+        "tasks.priority", False, "text::task_priority", False, _priority, "priority::text"
+    ),
+    "-priority": SortKey(
+        "tasks.priority", True, "text::task_priority", False, _priority, "priority::text"
+    ),
     "created_at": SortKey("created_at", False, "timestamptz", False, _datetime),
     "-created_at": SortKey("created_at", True, "timestamptz", False, _datetime),
     "title": SortKey("lower(title)", False, "text", False, _text),
@@ -91,9 +99,9 @@ async def list_tasks(
     params = Params(user_id)
     where = ["user_id = $1"]
     if query.status:
-        where.append(f"status = any({params.add(query.status, 'task_status[]')})")
+        where.append(f"status = any({params.add(query.status, 'text[]::task_status[]')})")
     if query.priority:
-        where.append(f"priority = any({params.add(query.priority, 'task_priority[]')})")
+        where.append(f"priority = any({params.add(query.priority, 'text[]::task_priority[]')})")
     if query.tag:
         where.append(f"tags @> {params.add(query.tag, 'text[]')}")
     if query.due_before is not None:
@@ -112,7 +120,7 @@ async def list_tasks(
     direction = "desc" if key.descending else "asc"
     rows = await conn.fetch(
         f"""
-        select {COLUMNS}, {key.expression} as sort_value
+        select {COLUMNS}, {key.value or key.expression} as sort_value
         from tasks
         where {" and ".join(where)}
         order by {key.expression} {direction} nulls last, id {direction}

@@ -18,14 +18,18 @@ from todo.errors import StaleVersion, TaskNotFound
 from todo.task_models import Task, TaskCreate, TaskPatch
 from todo.unit_of_work import UnitOfWork
 
+# Status and priority are Postgres enums that cross the wire as text: asyncpg has no
+# built-in codec for an enum and would look each one up on every new connection (three
+# round trips, paid by a cold start's first request and by every connection the pool adds).
 COLUMNS = (
-    "id, title, description, status, priority, due_at, completed_at, tags, metadata, "
-    "recurrence, version, created_at, updated_at"
+    "id, title, description, status::text as status, priority::text as priority, due_at, "
+    "completed_at, tags, metadata, recurrence, version, created_at, updated_at"
 )
 INSERT_TASK = f"""
 insert into tasks (id, user_id, title, description, status, priority, due_at,
                    completed_at, tags, metadata, recurrence, created_at, updated_at)
-values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
+values ($1, $2, $3, $4, $5::text::task_status, $6::text::task_priority, $7, $8, $9, $10, $11,
+        $12, $12)
 on conflict (id) do nothing
 returning {COLUMNS}
 """
@@ -33,8 +37,8 @@ returning {COLUMNS}
 _PATCHABLE = {
     "title": "text",
     "description": "text",
-    "status": "task_status",
-    "priority": "task_priority",
+    "status": "text::task_status",
+    "priority": "text::task_priority",
     "due_at": "timestamptz",
     "tags": "text[]",
     "metadata": "jsonb",
