@@ -132,11 +132,11 @@ async def test_a_new_connection_asks_the_server_about_no_types(
     trips): paid by a cold start's first request and by each connection the pool adds.
     Every path of a task's life runs on connections that never need to."""
     looked_up: list[object] = []
-    introspect = asyncpg.Connection._introspect_types
+    introspect = asyncpg.Connection._introspect_types  # type: ignore[attr-defined]
 
-    async def recording(self: asyncpg.Connection, type_oids: object, timeout: object) -> object:
+    async def recording(self: asyncpg.Connection, type_oids: object, *rest: object) -> object:
         looked_up.append(type_oids)
-        return await introspect(self, type_oids, timeout)
+        return await introspect(self, type_oids, *rest)
 
     monkeypatch.setattr(asyncpg.Connection, "_introspect_types", recording)
     database = Database(rt.settings)
