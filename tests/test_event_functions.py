@@ -4,12 +4,13 @@ and KafkaSource-wrapped CloudEvents; repeats; events that can never succeed; out
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from typing import Any
 
 import pytest
 
-from tests.conftest import Account, CreateTask, rewire
+from tests.conftest import Account, CreateTask, rewire, settle
 from tests.tcp_proxy import FlakyProxy
 from todo.db import Database
 from todo.dev import Stack, call_app
@@ -281,3 +282,27 @@ async def test_event_routes_are_not_public(stack: Stack) -> None:
     ) as client:
         assert (await client.post("/events", content=b"{}")).status_code == 404
         assert (await client.post("/tick")).status_code == 404
+
+
+async def test_deliveries_log_at_debug_while_they_succeed_and_refusals_show(
+    stack: Stack,
+    rt: Runtime,
+    alice: Account,
+    task: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Thousands of deliveries an hour stay out of the INFO log; a refused one does not."""
+    await settle(rt)  # the task's own events have been delivered
+    caplog.set_level(logging.DEBUG, logger="todo.http")
+    body = json.dumps(task_event(alice, task)).encode()
+    headers = {"content-type": "application/cloudevents+json"}
+    assert (await post(stack, "process_event", "/events", body, headers))[0] == 200
+    assert (await call_app(stack.app("process_event"), "GET", "/ready", b"", {}))[0] == 200
+    rewire(rt, app_api_token="from-dapr")
+    assert (await post(stack, "process_event", "/events", body, headers))[0] == 401
+    lines = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "todo.http"]
+    assert lines == [
+        (logging.DEBUG, "POST /events 200"),
+        (logging.DEBUG, "GET /ready 200"),
+        (logging.INFO, "POST /events 401"),
+    ]

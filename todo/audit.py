@@ -25,7 +25,8 @@ class TaskEventData(Output):
 
 
 async def record(work: UnitOfWork, event: IncomingEvent) -> None:
-    if event.user_id is None:
+    user_id = event.user_id
+    if user_id is None:
         raise PoisonEvent("the event has no userid")
     data = event_data(TaskEventData, event)
     after: dict[str, Any] | None = data.task
@@ -37,7 +38,7 @@ async def record(work: UnitOfWork, event: IncomingEvent) -> None:
     await work.conn.execute(
         INSERT_AUDIT,
         event.id,
-        event.user_id,
+        user_id,
         event.type,
         event.subject or str(data.task.get("id", "")),
         event.source,

@@ -70,6 +70,12 @@ def configure_logging(default_function: str, level: str = "INFO") -> None:
     if _installed:
         return
     _installed = True
+    # The lines carry none of the caller, thread or process: skip finding them for every
+    # record (the "Optimization" section of the logging HOWTO).
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     logging.setLogRecordFactory(_with_context(logging.getLogRecordFactory()))
     handler = StdoutHandler()
     handler.setFormatter(JsonFormatter(default_function))

@@ -79,11 +79,20 @@ class Route:
     # Called only by the Dapr sidecar (events, bindings): checked against APP_API_TOKEN,
     # kept out of the public API document and the ingress.
     sidecar: bool = False
+    # Answered for the platform itself (probes, metric scrapes).
+    platform: bool = False
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         pattern, _, _ = compile_path(self.path)
         object.__setattr__(self, "pattern", pattern)
+
+    def access_log_level(self, status: int) -> int:
+        """What the platform calls (event deliveries, cron, probes, scrapes) comes by the
+        thousand an hour: those access lines are DEBUG while they succeed, so they do not
+        bury the API's lines nor cost each event a log write. Failures always show."""
+        quiet = (self.sidecar or self.platform) and status < 400
+        return logging.DEBUG if quiet else logging.INFO
 
 
 class Call:
@@ -168,17 +177,19 @@ class FunctionApi:
             context.function.reset(tokens[1])
 
     async def _answer(self, request: Request, rid: str, started: float) -> Response:
-        route_label = "unmatched"
+        route: Route | None = None
+        path = request.url.path
         try:
-            route, params = self._match(request.method, request.url.path)
-            route_label = route.path
+            route, params = self._match(request.method, path)
             response = await self._serve(request, route, params)
         except Exception as exc:
-            response = problem_response(exc, instance=request.url.path)
+            response = problem_response(exc, instance=path)
         response.headers["X-Request-Id"] = rid
+        status = response.status_code
         observation = Observation(
-            self.function, request.method, request.url.path, route_label, response.status_code,
-            time.perf_counter() - started, rid,
+            self.function, request.method, path,
+            route.path if route else "unmatched", status, time.perf_counter() - started, rid,
+            route.access_log_level(status) if route else logging.INFO,
         )  # fmt: skip
         # Metrics and the access log are written once the response has gone out.
         response.background = BackgroundTask(observation.record)
@@ -229,6 +240,7 @@ class Observation:
     status: int
     seconds: float
     request_id: str
+    log_level: int
 
     async def record(self) -> None:
         # async, so Starlette runs it on the loop instead of in a thread.
@@ -238,7 +250,8 @@ class Observation:
             m.http_request_duration.labels(self.function, self.route, self.method).observe(
                 self.seconds
             )
-            log.info(
+            log.log(
+                self.log_level,
                 "%s %s %s",
                 self.method,
                 self.path,
@@ -435,9 +448,12 @@ def etag(version: int) -> str:
 # Built-in routes --------------------------------------------------------------------------
 
 
+_TAKEN = json.dumps({"status": "SUCCESS"}).encode()
+
+
 def acknowledge() -> Response:
     """Dapr's answer for an event taken (processed, skipped as a repeat, or dead-lettered)."""
-    return json_response({"status": "SUCCESS"})
+    return Response(_TAKEN, media_type="application/json")
 
 
 async def _health(call: Call) -> Response:
@@ -459,7 +475,7 @@ async def _metrics(call: Call) -> Response:
 
 
 _BUILTIN_ROUTES = [
-    Route("GET", "/health", _health, "Process is up", public=True),
-    Route("GET", "/ready", _ready, "Database reachable", public=True),
-    Route("GET", "/metrics", _metrics, "Prometheus metrics", public=True),
+    Route("GET", "/health", _health, "Process is up", public=True, platform=True),
+    Route("GET", "/ready", _ready, "Database reachable", public=True, platform=True),
+    Route("GET", "/metrics", _metrics, "Prometheus metrics", public=True, platform=True),
 ]
