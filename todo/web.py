@@ -17,6 +17,7 @@ problems in `todo.problems`; nothing a caller sends produces a 500.
 
 from __future__ import annotations
 
+import gc
 import hmac
 import itertools
 import json
@@ -134,6 +135,12 @@ class FunctionApi:
         self.routes: list[Route] = []
         settings = runtime().settings
         logs.configure_logging(settings.function_name, settings.log_level)
+        # A function module makes its api right after its imports, and functions-framework's
+        # server forks its worker after that. Frozen objects are never walked by the garbage
+        # collector again, so the worker's first collections do not walk (and copy on write)
+        # the whole imported heap during its first requests: ~20 ms of a cold start. This is
+        # the use the gc module's documentation gives for gc.freeze.
+        gc.freeze()
 
     @property
     def public_routes(self) -> list[Route]:
