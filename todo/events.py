@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 SPEC_VERSION = "1.0"
@@ -36,8 +35,7 @@ def dead_letter_topic(topic: str) -> str:
     return f"{topic}.dlq"
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
     id: UUID
     user_id: UUID
     seq: int

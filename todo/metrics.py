@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from todo import events as event_types
 from todo.events import Event
@@ -19,8 +18,7 @@ if TYPE_CHECKING:
     from prometheus_client import Counter, Gauge, Histogram
 
 
-@dataclass(frozen=True)
-class Instruments:
+class Instruments(NamedTuple):
     http_requests: Counter
     http_request_duration: Histogram
     tasks_created: Counter

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -43,8 +42,7 @@ returning id, seq
 """
 
 
-@dataclass(frozen=True)
-class Draft:
+class Draft(NamedTuple):
     """An event to append: everything but its id and sequence number."""
 
     user_id: UUID

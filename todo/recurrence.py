@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
@@ -82,8 +81,7 @@ def _occurs_at_all(parts: dict[str, str]) -> bool:
     return rule.after(_LAST_CYCLE_START, inc=True) is not None
 
 
-@dataclass(frozen=True)
-class NextInstance:
+class NextInstance(NamedTuple):
     due_at: datetime  # aware, UTC
     rule: str  # the rule the next instance carries (its COUNT is what remains)
 

@@ -6,13 +6,12 @@ commit together, and the event carries the task as it now is.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID, uuid4
 
 import asyncpg
 
-from todo import events, idempotency, reminders
+from todo import events, idempotency
 from todo.db import Connection
 from todo.errors import StaleVersion, TaskNotFound
 from todo.task_models import Task, TaskCreate, TaskPatch
@@ -56,8 +55,7 @@ def task_json(task: Task) -> dict[str, Any]:
     return data
 
 
-@dataclass(frozen=True)
-class Created:
+class Created(NamedTuple):
     task: Task
     replayed: bool
 
@@ -75,7 +73,12 @@ async def create_task(
         )
         if stored is not None:
             return Created(Task.model_validate(stored), replayed=True)
-    reminders.check_specs(spec.reminders, spec.due_at, work.now)
+    if spec.reminders:
+        # Imported where needed: most creates have no reminders, and a cold start's first
+        # request should not wait for the reminder module.
+        from todo import reminders
+
+        reminders.check_specs(spec.reminders, spec.due_at, work.now)
     task = await insert_task(work, user_id, spec)
     assert task is not None
     if idempotency_key is not None:
@@ -114,7 +117,10 @@ async def insert_task(
             str(task.id),
             {"task_id": str(task.id), "recurrence": task.recurrence.model_dump()},
         )
-    await reminders.schedule(work, user_id, task, spec.reminders)
+    if spec.reminders:
+        from todo import reminders
+
+        await reminders.schedule(work, user_id, task, spec.reminders)
     return task
 
 
@@ -211,6 +217,8 @@ async def _apply(work: UnitOfWork, user_id: UUID, task: Task, requested: dict[st
     assert row is not None
     updated = task_from_row(row)
     if "due_at" in changes:
+        from todo import reminders
+
         await reminders.follow_due(work, updated)
     previous = task.model_dump(mode="json")
     await work.emit(

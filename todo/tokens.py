@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 from uuid import UUID
 
 import jwt
@@ -18,8 +18,7 @@ ALLOWED_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 LEEWAY = timedelta(seconds=30)
 
 
-@dataclass(frozen=True)
-class Principal:
+class Principal(NamedTuple):
     user_id: UUID
     roles: frozenset[str]
     permissions: frozenset[str]
@@ -67,8 +66,7 @@ def issue_token(
     return jwt.encode(claims, _secret(settings), algorithm=settings.jwt_algorithm)
 
 
-@dataclass(frozen=True)
-class _Verified:
+class _Verified(NamedTuple):
     principal: Principal
     issued_at: datetime
 
