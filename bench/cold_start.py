@@ -62,7 +62,7 @@ def time_to_first_201(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
     # The image compiles every module at build time (Dockerfile: compileall); so does this.
     for folder in ("todo", "functions", "bench"):
