@@ -40,7 +40,7 @@ from bench.harness import (
     stop,
     wait_until_serving,
 )
-from todo.db import _init_connection
+from todo.db import _init_connection, dump_json
 from todo.outbox import APPEND_EVENTS
 from todo.settings import Settings
 from todo.tasks import INSERT_TASK
@@ -142,9 +142,9 @@ async def bench_bare_asyncpg(
                     None, None, ["bench"], {}, None, now,
                 )  # fmt: skip
                 await conn.fetch(
-                    APPEND_EVENTS, [event_id], [user_id], ["todo.task.created"],
-                    ["/functions/create_task"], [str(task_id)], ["task.events"],
-                    [{"task": _plain(row)}], [now],
+                    APPEND_EVENTS, [str(event_id)], [str(user_id)], ["todo.task.created"],
+                    [str(task_id)], ["task.events"], [dump_json({"task": _plain(row)})],
+                    "/functions/create_task", now,
                 )  # fmt: skip
 
         await drive("warm-up", args.requests // 10, args.concurrency, one)

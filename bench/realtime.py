@@ -87,42 +87,41 @@ async def listen(ws: ClientConnection, expected: int, latencies: list[float]) ->
 
 
 async def publish(port: int, users: list[uuid.UUID], per_user: int, parallel: int) -> float:
-    """Push per_user events for every user, like the sidecar; return the seconds it took."""
-    bodies = [
-        json.dumps(
-            {
-                "specversion": "1.0",
-                "id": str(uuid.uuid4()),
-                "type": "todo.task.updated",
-                "source": "/functions/update_task",
-                "subject": str(uuid.uuid4()),
-                "userid": str(user),
-                "sequence": seq,
-                "topic": "task.events",
-                "data": {"task": {"title": "benchmark"}},
-            }
-        )
-        for seq in range(1, per_user + 1)
-        for user in users
-    ]
-    clients = [RawHttpClient(port) for _ in range(parallel)]
-    queue: asyncio.Queue[str] = asyncio.Queue()
-    for body in bodies:
-        queue.put_nowait(body)
+    """Push per_user events for every user, like the sidecar; return the seconds it took.
 
-    async def worker(client: RawHttpClient) -> None:
-        while not queue.empty():
-            body = json.loads(queue.get_nowait())
-            body["time"] = datetime.now(UTC).isoformat()
+    Each user's events go in order through one connection (Dapr keys the partition by
+    user), so an event never arrives before the one that precedes it."""
+    lanes = min(parallel, len(users))
+    bodies: list[list[dict[str, object]]] = [[] for _ in range(lanes)]
+    for seq in range(1, per_user + 1):
+        for i, user in enumerate(users):
+            bodies[i % lanes].append(
+                {
+                    "specversion": "1.0",
+                    "id": str(uuid.uuid4()),
+                    "type": "todo.task.updated",
+                    "source": "/functions/update_task",
+                    "subject": str(uuid.uuid4()),
+                    "userid": str(user),
+                    "sequence": seq,
+                    "topic": "task.events",
+                    "data": {"task": {"title": "benchmark"}},
+                }
+            )
+    clients = [RawHttpClient(port) for _ in range(lanes)]
+
+    async def lane(client: RawHttpClient, events: list[dict[str, object]]) -> None:
+        for event in events:
+            event["time"] = datetime.now(UTC).isoformat()
             status, answer = await client.request(
-                "POST", "/events", json.dumps(body).encode(),
+                "POST", "/events", json.dumps(event).encode(),
                 {"content-type": "application/cloudevents+json"},
             )  # fmt: skip
             if status != 200:
                 raise RuntimeError(f"{status}: {answer[:200]!r}")
 
     started = time.perf_counter()
-    await asyncio.gather(*(worker(c) for c in clients))
+    await asyncio.gather(*(lane(c, b) for c, b in zip(clients, bodies, strict=True)))
     elapsed = time.perf_counter() - started
     for client in clients:
         await client.close()

@@ -1,0 +1,37 @@
+"""Every benchmark still runs: each one, at a tiny size, against the test server.
+
+What they measure is read from `task bench`, never asserted here; this only keeps a change
+to the SQL or the functions from leaving a benchmark broken until someone next runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SMALL_RUNS = {
+    "create_tasks": ["--requests", "60", "--concurrency", "4"],
+    "cold_start": ["--runs", "1"],
+    "tick": ["--rows", "20000", "--repeat", "1"],
+    "events": ["--events", "60", "--concurrency", "4", "--rounds", "1"],
+    "realtime": ["--connections", "20", "--users", "5", "--events", "20"],
+}
+
+
+@pytest.mark.parametrize("bench", sorted(SMALL_RUNS))
+def test_the_benchmark_runs_and_prints_its_ratio(server_url: str, bench: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", f"bench.{bench}", *SMALL_RUNS[bench]],
+        cwd=ROOT,
+        env={**os.environ, "BENCH_DATABASE_URL": server_url},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "target" in done.stdout, done.stdout
