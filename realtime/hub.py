@@ -235,7 +235,7 @@ class Hub:
     def _drop(self, connection: Connection, code: int, reason: str, text: str) -> None:
         if connection.closed:
             return
-        metrics.instruments().ws_drops.labels(reason).inc()
+        metrics.labelled(metrics.instruments().ws_drops, reason).inc()
         task = asyncio.create_task(connection.close(code, text))
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)

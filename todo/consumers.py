@@ -61,7 +61,7 @@ async def consume(consumers: Sequence[Consumer], event: IncomingEvent, topic: st
         except PoisonEvent as exc:
             await dead_letter(event, topic, str(exc), subscriber=consumer.name)
             outcome = "dead_lettered"
-        metrics.instruments().events_processed.labels(consumer.name, outcome).inc()
+        metrics.labelled(metrics.instruments().events_processed, consumer.name, outcome).inc()
 
 
 CLAIM_EVENT = """
@@ -102,4 +102,4 @@ async def dead_letter(
             raw=raw,
             subscriber=subscriber,
         )
-    metrics.instruments().dead_letters.labels(topic).inc()
+    metrics.labelled(metrics.instruments().dead_letters, topic).inc()

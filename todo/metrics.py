@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from todo import events as event_types
 from todo.events import Event
@@ -100,6 +100,13 @@ def instruments() -> Instruments:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
         ),
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def labelled(metric: Any, *values: str | int) -> Any:
+    """The metric's child for these label values. `labels()` converts, checks and locks on
+    every call; every label here (routes, statuses, topics, consumers) has few values."""
+    return metric.labels(*values)
 
 
 def exposition() -> tuple[bytes, str]:

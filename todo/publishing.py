@@ -72,7 +72,7 @@ class AfterCommit:
             if queue.qsize() >= MAX_QUEUED:
                 # The bus is far behind; the relay will pick these up from the outbox.
                 metrics.count_committed([event])
-                metrics.instruments().events_publish_failures.labels(event.topic).inc()
+                metrics.labelled(metrics.instruments().events_publish_failures, event.topic).inc()
                 continue
             queue.put_nowait(event)
 
@@ -125,7 +125,7 @@ class AfterCommit:
         m = metrics.instruments()
         for event in batch:
             counter = m.events_published if event.id in taken else m.events_publish_failures
-            counter.labels(event.topic).inc()
+            metrics.labelled(counter, event.topic).inc()
         if not taken:
             return
         try:

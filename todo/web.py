@@ -252,10 +252,12 @@ class Observation(NamedTuple):
         # async, so Starlette runs it on the loop instead of in a thread.
         try:
             m = metrics.instruments()
-            m.http_requests.labels(self.function, self.route, self.method, self.status).inc()
-            m.http_request_duration.labels(self.function, self.route, self.method).observe(
-                self.seconds
-            )
+            metrics.labelled(
+                m.http_requests, self.function, self.route, self.method, self.status
+            ).inc()
+            metrics.labelled(
+                m.http_request_duration, self.function, self.route, self.method
+            ).observe(self.seconds)
             log.log(
                 self.log_level,
                 "%s %s %s",
