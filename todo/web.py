@@ -185,7 +185,7 @@ class FunctionApi:
 
     async def _answer(self, request: Request, rid: str, started: float) -> Response:
         route: Route | None = None
-        path = request.url.path
+        path: str = request.scope["path"]  # what routing matches on, as Starlette does
         try:
             route, params = self._match(request.method, path)
             response = await self._serve(request, route, params)
