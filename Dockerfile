@@ -33,6 +33,7 @@ WORKDIR /app
 COPY todo ./todo
 COPY functions ./functions
 COPY realtime ./realtime
+COPY todo_cli ./todo_cli
 COPY sql ./sql
 # Bytecode is compiled here, at build time; at run time nothing is written outside /tmp
 # (an emptyDir in the manifests), so the root file system can be mounted read-only.

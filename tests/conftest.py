@@ -20,11 +20,11 @@ from todo import embedded_postgres
 from todo.bus import LocalBus
 from todo.clock import ManualClock
 from todo.db import Database
-from todo.dev import Stack
 from todo.migrations import migrate
 from todo.runtime import Runtime, configure
 from todo.runtime import runtime as current_runtime
 from todo.settings import Settings
+from todo_cli.dev import Stack
 
 START = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 JWT_SECRET = "tests-only-secret-" + "0123456789abcdef" * 4

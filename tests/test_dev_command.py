@@ -32,7 +32,7 @@ class DevProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "todo.cli", "dev", "--port", str(self.port)],
+            [sys.executable, "-m", "todo_cli", "dev", "--port", str(self.port)],
             env=env,
             cwd=cwd,
             stdout=subprocess.PIPE,

@@ -13,8 +13,8 @@ import pytest
 from tests.conftest import Account, CreateTask, rewire, settle
 from tests.tcp_proxy import FlakyProxy
 from todo.db import Database
-from todo.dev import Stack, call_app
 from todo.runtime import Runtime
+from todo_cli.dev import Stack, call_app
 
 
 def task_event(

@@ -13,8 +13,8 @@ from tests.test_tick import tick
 from todo import dead_letters
 from todo.bus import Delivery, LocalBus
 from todo.clock import ManualClock
-from todo.dev import Stack
 from todo.runtime import Runtime
+from todo_cli.dev import Stack
 
 
 def the_bus(rt: Runtime) -> LocalBus:

@@ -11,8 +11,8 @@ import httpx
 from tests.conftest import Account, settle
 from tests.test_tick import tick
 from todo.clock import ManualClock
-from todo.dev import Stack
 from todo.runtime import Runtime
+from todo_cli.dev import Stack
 
 
 async def make_notifications(

@@ -7,8 +7,8 @@ import json
 import httpx
 
 import functions
-from todo import cli
 from todo.openapi import published_document
+from todo_cli import main as cli
 
 
 def test_the_committed_document_matches_the_routes() -> None:

@@ -18,7 +18,7 @@ from todo.runtime import Runtime
 def todo(database_url: str, *args: str) -> str:
     env = {**os.environ, "DATABASE_URL": database_url}
     done = subprocess.run(
-        [sys.executable, "-m", "todo.cli", *args],
+        [sys.executable, "-m", "todo_cli", *args],
         env=env,
         capture_output=True,
         text=True,

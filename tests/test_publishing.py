@@ -23,9 +23,9 @@ import respx
 from tests.conftest import Account, rewire
 from todo.clock import ManualClock
 from todo.dapr import DaprPublisher
-from todo.dev import Stack
 from todo.events import Event
 from todo.runtime import Runtime
+from todo_cli.dev import Stack
 
 SIDECAR = "http://127.0.0.1:3500"
 PUBLISH_TASK_EVENTS = f"{SIDECAR}/v1.0/publish/pubsub/task.events"

@@ -22,11 +22,11 @@ from realtime.__main__ import WEBSOCKET_OPTIONS
 from realtime.protocol import event_payload
 from tests.conftest import Account, rewire, settle
 from todo.clock import ManualClock
-from todo.dev import Stack
 from todo.outbox import event_from_row
 from todo.publishing import OutboxOnly
 from todo.runtime import Runtime
 from todo.tokens import issue_token
+from todo_cli.dev import Stack
 
 TIMEOUT = 10  # a safety net for a broken test, never a wait the test relies on
 

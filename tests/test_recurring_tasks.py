@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from tests.conftest import Account, MakeUser, settle
-from todo.dev import Stack, call_app
 from todo.recurring import next_instance_id
 from todo.runtime import Runtime
+from todo_cli.dev import Stack, call_app
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

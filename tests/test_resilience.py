@@ -15,9 +15,9 @@ from tests.tcp_proxy import FlakyProxy
 from tests.test_tick import tick
 from todo.clock import ManualClock
 from todo.db import Database
-from todo.dev import Stack
 from todo.runtime import Runtime
 from todo.settings import Settings
+from todo_cli.dev import Stack
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ import httpx
 
 from tests.conftest import Account, rewire, settle
 from todo.clock import ManualClock
-from todo.dev import Stack, call_app
 from todo.events import Event
 from todo.runtime import Runtime
+from todo_cli.dev import Stack, call_app
 
 
 async def tick(stack: Stack) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import functools
 import re
 from collections.abc import Sequence
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -19,6 +20,8 @@ from pydantic.json_schema import models_json_schema
 from todo.web import FunctionApi, Route
 
 DOCUMENT_FILE = "openapi.json"
+# Where `todo openapi` writes it: inside this package, which ships it.
+DOCUMENT_PATH = Path(__file__).with_name(DOCUMENT_FILE)
 _PATH_PARAM = re.compile(r"{(\w+)}")
 
 HEADER_PARAMETERS = {

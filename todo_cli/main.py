@@ -9,7 +9,6 @@ import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib.metadata import version
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -37,13 +36,13 @@ def cmd_dev(args: argparse.Namespace) -> int:
     import uvicorn
 
     from realtime.__main__ import WEBSOCKET_OPTIONS
-    from todo import dev
     from todo.bus import LocalBus
     from todo.clock import SystemClock
     from todo.db import Database
     from todo.migrations import migrate
     from todo.runtime import configure
     from todo.tokens import check_config
+    from todo_cli import dev
 
     settings = Settings.from_env()
     with _database(settings) as (url, description):
@@ -176,7 +175,9 @@ def render_openapi() -> str:
 
 
 def cmd_openapi(args: argparse.Namespace) -> int:
-    target = Path(__file__).with_name("openapi.json")
+    from todo import openapi
+
+    target = openapi.DOCUMENT_PATH
     rendered = render_openapi()
     if args.check:
         if not target.exists() or target.read_text() != rendered:
@@ -236,6 +237,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     result: int = args.run(args)
     return result
 
-
-if __name__ == "__main__":
-    sys.exit(main())
