@@ -236,4 +236,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     result: int = args.run(args)
     return result
-
