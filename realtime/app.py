@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
+from uuid import UUID
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -28,10 +31,12 @@ from realtime import protocol
 from realtime.hub import Connection, Hub, Resume
 from todo.errors import NotAuthenticated
 from todo.event_routes import read_event
+from todo.incoming import IncomingEvent
 from todo.runtime import runtime
 from todo.tokens import Principal, verify_token
 from todo.web import Call, FunctionApi, acknowledge
 
+log = logging.getLogger(__name__)
 api = FunctionApi("realtime")
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
 
@@ -44,13 +49,27 @@ def hub_of(app: Starlette) -> Hub:
 @api.post("/events", summary="An event to push to its user's sockets", sidecar=True)
 async def events(call: Call) -> Response:
     event = await read_event(call, "realtime")
-    if event is None or event.user_id is None or "sequence" not in event.attributes:
-        return acknowledge()  # nothing to push; a client catches up from the feed
-    message = protocol.from_cloudevent(event.to_cloudevent())
-    time = event.attributes.get("time")
-    moment = datetime.fromisoformat(time) if isinstance(time, str) else None
-    hub_of(call.request.app).publish(event.user_id, message, moment)
+    live = None if event is None else _live_event(event)
+    if live is not None:
+        hub_of(call.request.app).publish(*live)
     return acknowledge()
+
+
+def _live_event(event: IncomingEvent) -> tuple[UUID, dict[str, Any], datetime | None] | None:
+    """Whose event it is, the message to push, and when it happened; None for an event that
+    cannot be pushed (logged and acknowledged: a client fills any gap from the feed)."""
+    try:
+        if event.user_id is None:
+            raise ValueError("no userid")
+        message = protocol.from_cloudevent(event.to_cloudevent())
+        time = event.attributes.get("time")
+        moment = None if time is None else datetime.fromisoformat(str(time))
+        if moment is not None and moment.tzinfo is None:
+            raise ValueError("time has no offset")
+        return event.user_id, message, moment
+    except (KeyError, TypeError, ValueError, protocol.ProtocolError) as exc:
+        log.info("event not pushed", extra={"event_id": event.id, "reason": str(exc)})
+        return None
 
 
 async def http(request: Request) -> Response:
@@ -101,9 +120,9 @@ def _since(websocket: WebSocket) -> int | None:
     raw = websocket.query_params.get("since")
     if raw is None:
         return None
-    if not raw.isdigit():
-        raise protocol.ProtocolError("since must be a sequence number >= 0")
-    return int(raw)
+    # At most 19 digits: a bigint's; longer text would be a costly int() for nothing.
+    digits = raw.isascii() and raw.isdigit() and len(raw) <= 19
+    return protocol.sequence_number(int(raw) if digits else raw)
 
 
 async def session(websocket: WebSocket) -> None:

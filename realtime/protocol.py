@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from todo.events import Event
+from todo.models import MAX_SEQUENCE
 
 CLOSE_UNAUTHENTICATED = 4401  # no token, a bad one, or one that expired
 CLOSE_FORBIDDEN = 4403  # the token is fine but not for the user in the path
@@ -44,7 +45,7 @@ def event_payload(event: Event) -> dict[str, Any]:
 def from_cloudevent(cloudevent: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": str(cloudevent["type"]).removeprefix("todo."),
-        "seq": int(cloudevent["sequence"]),
+        "seq": sequence_number(int(str(cloudevent["sequence"]))),
         "id": str(cloudevent["id"]),
         "time": cloudevent.get("time"),
         "data": cloudevent.get("data"),
@@ -72,6 +73,13 @@ class ProtocolError(ValueError):
     pass
 
 
+def sequence_number(value: object) -> int:
+    """A client's `since`: a sequence number, as the change feed counts them."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_SEQUENCE:
+        raise ProtocolError(f"since must be a sequence number from 0 to {MAX_SEQUENCE}")
+    return value
+
+
 def parse_client_message(text: str) -> ClientMessage:
     try:
         message = json.loads(text)
@@ -86,10 +94,7 @@ def parse_client_message(text: str) -> ClientMessage:
             raise ProtocolError("auth needs a token")
         return ClientMessage(kind, token=token)
     if kind == "resume":
-        since = message.get("since")
-        if not isinstance(since, int) or isinstance(since, bool) or since < 0:
-            raise ProtocolError("resume needs since, a sequence number >= 0")
-        return ClientMessage(kind, since=since)
+        return ClientMessage(kind, since=sequence_number(message.get("since")))
     if kind in ("ping", "pong"):
         return ClientMessage(kind)
     raise ProtocolError(f"unknown message type {kind!r}")

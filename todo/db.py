@@ -57,6 +57,22 @@ def dump_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+async def _roll_back(conn: PoolConnectionProxy[asyncpg.Record], tx: Any) -> None:
+    """Roll back after a failure; a connection too broken to roll back is discarded (the
+    server rolls back what it had), so the first error is the one reported."""
+    if conn.is_closed():
+        return
+    try:
+        await tx.rollback()
+    except DEAD_CONNECTION:
+        _discard(conn)
+
+
+def _discard(conn: PoolConnectionProxy[asyncpg.Record]) -> None:
+    with contextlib.suppress(asyncpg.InterfaceError):
+        conn.terminate()
+
+
 async def _release(pool: asyncpg.Pool, conn: PoolConnectionProxy[asyncpg.Record]) -> None:
     # A connection that died mid-operation may already be detached from the pool.
     with contextlib.suppress(asyncpg.InterfaceError):
@@ -119,11 +135,13 @@ class Database:
             try:
                 yield conn
             except BaseException:
-                if not conn.is_closed():
-                    await tx.rollback()
+                await _roll_back(conn, tx)
                 raise
             await tx.commit()
-        except CONNECTION_ERRORS as exc:
+        except DEAD_CONNECTION as exc:
+            # Also InternalClientError: a server shutting down can leave asyncpg's protocol
+            # in a state it reports that way ("cannot switch to state 12") mid-transaction.
+            _discard(conn)
             raise DatabaseUnavailable(str(exc)) from exc
         finally:
             await _release(pool, conn)
@@ -141,8 +159,7 @@ class Database:
                 return conn, tx
             except DEAD_CONNECTION as exc:
                 last_error = exc
-                with contextlib.suppress(asyncpg.InterfaceError):
-                    conn.terminate()
+                _discard(conn)
                 await _release(pool, conn)
             except BaseException:
                 await _release(pool, conn)

@@ -93,3 +93,7 @@ class LoginThrottled(TodoError):
 
 class DatabaseUnavailable(TodoError):
     pass
+
+
+class NotConfigured(TodoError):
+    """The deployment lacks a setting this request needs (the detail is for the logs)."""

@@ -7,10 +7,14 @@ function starts without building the models it never uses.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+# Sequence numbers are Postgres bigints.
+MAX_SEQUENCE = 2**63 - 1
 
 Status = Literal["pending", "in_progress", "completed"]
 Priority = Literal["low", "medium", "high", "urgent"]
@@ -33,6 +37,42 @@ def check_timezone(name: str) -> str:
 
 
 Timezone = Annotated[str, AfterValidator(check_timezone)]
+
+# Every instant the API stores or compares lies in this range. Python's datetime spans the
+# years 1 to 9999, and an offset of +14:00 or a reminder's distance can push an instant past
+# either end, which used to raise OverflowError deep in the pipeline (the tick included).
+# Inside this range every computation (reminders, repeats, a wall clock 14 hours ahead)
+# stays representable. The database holds the same bounds (sql/008_instant_bounds.sql).
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+INSTANT_RANGE = "from 1900-01-01T00:00:00Z up to 9999-01-01T00:00:00Z"
+
+
+def in_range(moment: datetime) -> datetime:
+    """`moment` unchanged, or ValueError when it lies outside the API's range."""
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"must be {INSTANT_RANGE}") from None
+    if not EARLIEST <= utc < LATEST:
+        raise ValueError(f"must be {INSTANT_RANGE}")
+    return moment
+
+
+def earlier(moment: datetime, by: timedelta) -> datetime:
+    """`moment - by`, or ValueError when the result leaves the API's range."""
+    try:
+        return in_range(moment - by)
+    except OverflowError:
+        raise ValueError(f"must be {INSTANT_RANGE}") from None
+
+
+# An RFC 3339 time with an offset, inside the API's range.
+Instant = Annotated[
+    AwareDatetime,
+    AfterValidator(in_range),
+    Field(description=f"RFC 3339 with an offset, {INSTANT_RANGE}."),
+]
 Tag = Annotated[
     str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=50)
 ]

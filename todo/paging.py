@@ -6,13 +6,11 @@ rows are added, and the id settles ties between rows of the same time.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 import asyncpg
 
-from todo.cursor import bad_cursor, decode_cursor, encode_cursor
+from todo.cursor import cursor_id, cursor_instant, decode_cursor, encode_cursor
 from todo.db import Connection
 
 
@@ -44,10 +42,7 @@ async def time_ordered_page(
     conditions = list(where)
     if cursor:
         position = decode_cursor(cursor)
-        try:
-            moment, last_id = datetime.fromisoformat(position["at"]), UUID(position["id"])
-        except (KeyError, TypeError, ValueError):
-            raise bad_cursor() from None
+        moment, last_id = cursor_instant(position.get("at")), cursor_id(position.get("id"))
         after = "<" if descending else ">"
         conditions.append(
             f"({time_column}, id) {after} ({params.add(moment)}, {params.add(last_id)})"

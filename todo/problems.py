@@ -38,6 +38,7 @@ KINDS: dict[type[errors.TodoError], Kind] = {
     ),
     errors.LoginThrottled: Kind(429, "login-throttled", "Too many failed logins"),
     errors.DatabaseUnavailable: Kind(503, "database-unavailable", "Database unavailable"),
+    errors.NotConfigured: Kind(503, "not-configured", "The service is not configured"),
 }
 INTERNAL = Kind(500, "internal-error", "Internal error")
 
@@ -57,8 +58,8 @@ def problem_response(exc: BaseException, instance: str | None = None) -> Respons
     kind = kind_of(exc)
     body: dict[str, Any] = {"type": type_uri(kind.slug), "title": kind.title, "status": kind.status}
     headers: dict[str, str] = {}
-    # A database error's text is for the logs, not the caller.
-    public_detail = not isinstance(exc, errors.DatabaseUnavailable)
+    # A database error's or a missing setting's text is for the logs, not the caller.
+    public_detail = not isinstance(exc, errors.DatabaseUnavailable | errors.NotConfigured)
     if isinstance(exc, errors.TodoError) and public_detail and exc.detail:
         body["detail"] = exc.detail
     if instance:
@@ -77,6 +78,8 @@ def problem_response(exc: BaseException, instance: str | None = None) -> Respons
     if isinstance(exc, errors.DatabaseUnavailable):
         headers["Retry-After"] = "1"
         log.warning("database unavailable", extra={"error": str(exc)})
+    elif isinstance(exc, errors.NotConfigured):
+        log.error("not configured: %s", exc.detail)
     elif kind is INTERNAL:
         log.error("unhandled error", exc_info=exc)
     return Response(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
-from todo.models import Input, Limit, Output, Priority, Status, Tag
+from todo.models import MAX_SEQUENCE, Input, Instant, Limit, Output, Priority, Status, Tag
 from todo.task_models import Task
 
 Sort = Literal[
@@ -34,8 +34,8 @@ class TaskListQuery(Limit):
     status: list[Status] = []
     priority: list[Priority] = []
     tag: list[Tag] = Field(default=[], description="Repeatable; a task must carry every tag.")
-    due_before: AwareDatetime | None = None
-    due_after: AwareDatetime | None = None
+    due_before: Instant | None = None
+    due_after: Instant | None = None
     overdue: bool | None = Field(
         default=None, description="true: due before now and not completed; false: the rest."
     )
@@ -57,7 +57,9 @@ class SearchQuery(Limit):
 
 
 class SyncQuery(Input):
-    since: int = Field(default=0, ge=0, description="The last sequence number the client has.")
+    since: int = Field(
+        default=0, ge=0, le=MAX_SEQUENCE, description="The last sequence number the client has."
+    )
     limit: int = Field(default=100, ge=1, le=1000)
 
 

@@ -6,9 +6,9 @@ from datetime import datetime, timedelta
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import Field, model_validator
 
-from todo.models import Input, Limit, Output
+from todo.models import Input, Instant, Limit, Output
 from todo.task_models import ReminderSpec
 
 MAX_SNOOZE_MINUTES = 7 * 24 * 60
@@ -34,7 +34,7 @@ class Snooze(Input):
     """Remind again after some minutes, or at a given moment."""
 
     minutes: Annotated[int, Field(ge=1, le=MAX_SNOOZE_MINUTES)] | None = None
-    until: AwareDatetime | None = None
+    until: Instant | None = None
 
     @model_validator(mode="after")
     def _one_moment(self) -> Snooze:

@@ -8,19 +8,26 @@ different reminders and every reminder is delivered once.
 
 from __future__ import annotations
 
+import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
-from todo import events
+import asyncpg
+
+from todo import dead_letters, events
 from todo.db import Connection
 from todo.errors import FieldError, InvalidInput, NotFound, TaskNotFound
+from todo.models import EARLIEST, INSTANT_RANGE, LATEST, earlier
 from todo.outbox import Draft
 from todo.paging import Params, time_ordered_page
 from todo.reminder_models import Reminder, ReminderCreate, ReminderPage, ReminderQuery, Snooze
 from todo.task_models import ReminderSpec, Task
 from todo.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
 
 COLUMNS = "id, task_id, remind_at, before_due as before, message, delivered_at, created_at"
 
@@ -37,6 +44,13 @@ def check_specs(
     for i, spec in enumerate(specs):
         if spec.before is not None and due_at is None:
             errors.append(FieldError(f"{field}.{i}.before", "needs the task to have a due_at"))
+        elif spec.before is not None and due_at is not None:
+            try:
+                earlier(due_at, spec.before)
+            except ValueError as exc:
+                errors.append(
+                    FieldError(f"{field}.{i}.before", f"puts the reminder out of range: {exc}")
+                )
         if spec.remind_at is not None and spec.remind_at < now - timedelta(minutes=1):
             errors.append(FieldError(f"{field}.{i}.remind_at", "is in the past"))
     if errors:
@@ -147,14 +161,20 @@ async def follow_due(work: UnitOfWork, task: Task) -> None:
     """Keep pending relative reminders at their distance from a task's new due time."""
     if task.due_at is None:
         return
-    await work.conn.execute(
-        """
-        update reminders set remind_at = $2::timestamptz - before_due
-        where task_id = $1 and before_due is not null and delivered_at is null
-        """,
-        task.id,
-        task.due_at,
-    )
+    try:
+        await work.conn.execute(
+            """
+            update reminders set remind_at = $2::timestamptz - before_due
+            where task_id = $1 and before_due is not null and delivered_at is null
+            """,
+            task.id,
+            task.due_at,
+        )
+    except (asyncpg.CheckViolationError, asyncpg.DatetimeFieldOverflowError):
+        # sql/008_instant_bounds.sql: a reminder would move out of the API's range.
+        raise InvalidInput.single(
+            "due_at", f"moves a reminder that follows it out of range ({INSTANT_RANGE})"
+        ) from None
 
 
 async def carry_over(work: UnitOfWork, user_id: UUID, previous: Task, following: Task) -> None:
@@ -197,10 +217,13 @@ class Claimed:
     skipped: int
 
 
+# Only reminders and tasks inside the API's range ($3, $4) are claimed and decoded: an
+# instant written before the range was enforced would fail to decode (OverflowError) and
+# take the whole batch, every user's reminders, down with it. set_aside() handles those.
 _CLAIM_DUE = f"""
 with due as (
     select id from reminders
-    where delivered_at is null and remind_at <= $1
+    where delivered_at is null and remind_at <= $1 and remind_at >= $3
     order by remind_at
     limit $2
     for update skip locked
@@ -209,31 +232,72 @@ update reminders r set delivered_at = $1
 from due, tasks t
 where r.id = due.id and t.id = r.task_id
 returning {", ".join("r." + c for c in COLUMNS.split(", "))}, r.user_id,
-          t.title as task_title, t.due_at as task_due_at, t.status::text as task_status
+          t.title as task_title, t.status::text as task_status,
+          case when t.due_at >= $3 and t.due_at < $4 then t.due_at end as task_due_at
 """
 
 
 async def claim_due(work: UnitOfWork, limit: int) -> Claimed:
     """Mark up to `limit` due reminders delivered and announce each with reminder.due.
 
-    Reminders of completed tasks are marked too, without an event: nobody needs them.
+    Reminders of completed tasks are marked too, without an event: nobody needs them. A
+    reminder that cannot be announced is dead-lettered with the reason, never retried
+    forever and never in the way of the others.
     """
-    rows = await work.conn.fetch(_CLAIM_DUE, work.now, limit)
+    rows = await work.conn.fetch(_CLAIM_DUE, work.now, limit, EARLIEST, LATEST)
     drafts = []
     for row in rows:
         if row["task_status"] == "completed":
             continue
-        reminder = Reminder.model_validate(dict(row))
-        task = {"id": str(row["task_id"]), "title": row["task_title"], "due_at": row["task_due_at"]}
-        if task["due_at"] is not None:
-            task["due_at"] = task["due_at"].isoformat().replace("+00:00", "Z")
-        drafts.append(
-            Draft(
-                row["user_id"],
-                events.REMINDER_DUE,
-                str(reminder.id),
-                {"reminder": reminder_json(reminder), "task": task},
-            )
-        )
+        try:
+            drafts.append(_due_event(row))
+        except Exception as exc:
+            await _set_aside(work, dict(row), f"cannot announce the reminder: {exc!r}")
     await work.emit_many(drafts)
     return Claimed(delivered=len(drafts), skipped=len(rows) - len(drafts))
+
+
+def _due_event(row: asyncpg.Record) -> Draft:
+    reminder = Reminder.model_validate(dict(row))
+    task = {"id": str(row["task_id"]), "title": row["task_title"], "due_at": row["task_due_at"]}
+    if task["due_at"] is not None:
+        task["due_at"] = task["due_at"].isoformat().replace("+00:00", "Z")
+    return Draft(
+        row["user_id"],
+        events.REMINDER_DUE,
+        str(reminder.id),
+        {"reminder": reminder_json(reminder), "task": task},
+    )
+
+
+# Deleted, not marked delivered: any change to such a row fails the range check
+# (sql/008_instant_bounds.sql). The dead letter keeps the whole row.
+_OUT_OF_RANGE = """
+delete from reminders
+where delivered_at is null and remind_at < $1
+returning id, task_id, user_id, remind_at::text as remind_at, before_due::text as before,
+          message, created_at
+"""
+
+
+async def set_aside(work: UnitOfWork) -> int:
+    """Take the pending reminders whose time lies before the API's range out of the queue,
+    each into a dead letter saying why: they can never be delivered as they are."""
+    rows = await work.conn.fetch(_OUT_OF_RANGE, EARLIEST)
+    for row in rows:
+        await _set_aside(
+            work, dict(row), f"remind_at {row['remind_at']} is outside the range {INSTANT_RANGE}"
+        )
+    return len(rows)
+
+
+async def _set_aside(work: UnitOfWork, row: dict[str, Any], reason: str) -> None:
+    log.warning("reminder set aside", extra={"reminder_id": str(row["id"]), "reason": reason})
+    await dead_letters.store(
+        work.conn,
+        topic=events.topic_of(events.REMINDER_DUE),
+        reason=reason,
+        now=work.now,
+        raw=json.dumps(row, default=str).encode(),
+        subscriber="tick",
+    )

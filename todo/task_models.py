@@ -9,7 +9,6 @@ from uuid import UUID
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BeforeValidator,
     Field,
     StringConstraints,
@@ -18,7 +17,7 @@ from pydantic import (
 )
 
 from todo import recurrence
-from todo.models import Input, Output, Priority, Status, Tag, Timezone
+from todo.models import Input, Instant, Output, Priority, Status, Tag, Timezone
 
 METADATA_MAX_BYTES = 16 * 1024
 MAX_TAGS = 20
@@ -74,7 +73,7 @@ RecurrenceInput = Annotated[Recurrence, BeforeValidator(_expand_shorthand)]
 class ReminderSpec(Input):
     """When to remind: at a moment (`remind_at`) or a duration before the task is due."""
 
-    remind_at: AwareDatetime | None = None
+    remind_at: Instant | None = None
     before: timedelta | None = Field(
         default=None, description="ISO 8601 duration before due_at, such as PT15M or P1D."
     )
@@ -99,7 +98,7 @@ class TaskCreate(Input):
     description: Description | None = None
     status: Status = "pending"
     priority: Priority = "medium"
-    due_at: AwareDatetime | None = None
+    due_at: Instant | None = None
     tags: Tags = []
     metadata: Metadata = {}
     reminders: Annotated[list[ReminderSpec], Field(max_length=MAX_REMINDERS)] = []
@@ -113,7 +112,7 @@ class TaskPatch(Input):
     description: Description | None = None
     status: Status | None = None
     priority: Priority | None = None
-    due_at: AwareDatetime | None = None
+    due_at: Instant | None = None
     tags: Tags | None = None
     metadata: Metadata | None = None
     recurrence: RecurrenceInput | None = None

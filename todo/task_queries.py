@@ -6,6 +6,7 @@ when many tasks share a sort key, because the id breaks every tie.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from todo.cursor import bad_cursor, decode_cursor, encode_cursor
+from todo.cursor import bad_cursor, cursor_id, cursor_instant, decode_cursor, encode_cursor
 from todo.db import Connection
 from todo.paging import Params
 from todo.query_models import SearchHit, SearchPage, SearchQuery, TaskListQuery, TaskPage
@@ -32,10 +33,7 @@ class SortKey:
 
 
 def _datetime(value: Any) -> datetime:
-    moment = datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        raise ValueError("naive time in cursor")
-    return moment
+    return cursor_instant(value)
 
 
 def _text(value: Any) -> str:
@@ -148,10 +146,10 @@ def _after_cursor(key: SortKey, sort: str, cursor: str, params: Params) -> str:
     position = decode_cursor(cursor)
     if position.get("sort") != sort:
         raise bad_cursor("the cursor belongs to a different sort; start again without it")
+    last_id = cursor_id(position.get("id"))
     try:
-        last_id = UUID(str(position["id"]))
         value = None if position.get("value") is None else key.parse(position["value"])
-    except (KeyError, TypeError, ValueError):
+    except (TypeError, ValueError):
         raise bad_cursor() from None
     if value is None and not key.nullable:
         raise bad_cursor()
@@ -172,11 +170,10 @@ async def search_tasks(conn: Connection, user_id: UUID, query: SearchQuery) -> S
     cursor_condition = "true"
     if query.cursor:
         position = decode_cursor(query.cursor)
-        try:
-            rank = float(position["rank"])
-            last_id = UUID(str(position["id"]))
-        except (KeyError, TypeError, ValueError):
-            raise bad_cursor() from None
+        last_id = cursor_id(position.get("id"))
+        rank = position.get("rank")
+        if not isinstance(rank, float | int) or isinstance(rank, bool) or not math.isfinite(rank):
+            raise bad_cursor()
         rank_ref = params.add(rank, "real")
         cursor_condition = (
             f"(rank < {rank_ref} or (rank = {rank_ref} and id > {params.add(last_id, 'uuid')}))"

@@ -30,7 +30,9 @@ class TickResult:
 
 async def run_tick(batch: int = 500, max_batches: int = 100) -> TickResult:
     rt = runtime()
-    delivered = skipped = 0
+    async with unit_of_work() as work:
+        skipped = await reminders.set_aside(work)
+    delivered = 0
     for _ in range(max_batches):
         async with unit_of_work() as work:
             claimed = await reminders.claim_due(work, batch)

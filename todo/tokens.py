@@ -9,7 +9,7 @@ from uuid import UUID
 
 import jwt
 
-from todo.errors import Forbidden, NotAuthenticated
+from todo.errors import Forbidden, NotAuthenticated, NotConfigured
 from todo.settings import Settings
 
 REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss", "aud"]
@@ -33,17 +33,17 @@ MIN_SECRET_LENGTH = 32
 
 
 def check_config(settings: Settings) -> None:
-    """Raise RuntimeError saying what is wrong with the token settings, if anything."""
+    """Raise NotConfigured saying what is wrong with the token settings, if anything."""
     _secret(settings)
 
 
 def _secret(settings: Settings) -> str:
     if not settings.jwt_secret:
-        raise RuntimeError("JWT_SECRET is not set")
+        raise NotConfigured("JWT_SECRET is not set")
     if len(settings.jwt_secret) < MIN_SECRET_LENGTH:
-        raise RuntimeError(f"JWT_SECRET must be at least {MIN_SECRET_LENGTH} characters")
+        raise NotConfigured(f"JWT_SECRET must be at least {MIN_SECRET_LENGTH} characters")
     if settings.jwt_algorithm not in ALLOWED_ALGORITHMS:
-        raise RuntimeError(f"JWT_ALGORITHM must be one of {sorted(ALLOWED_ALGORITHMS)}")
+        raise NotConfigured(f"JWT_ALGORITHM must be one of {sorted(ALLOWED_ALGORITHMS)}")
     return settings.jwt_secret
 
 

@@ -39,7 +39,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import compile_path
 
-from todo import context, logs, metrics
+from todo import context, json_input, logs, metrics
 from todo.errors import (
     BodyTooLarge,
     FieldError,
@@ -226,7 +226,8 @@ class FunctionApi:
             principal_or_fail(principal).require(route.permission)
         kwargs: dict[str, Any] = {}
         if event is not None:
-            kwargs["body"] = validate(route.body, event.get_data()) if route.body else None
+            data = checked_json(event.get_data())
+            kwargs["body"] = validate(route.body, data) if route.body else None
         elif route.body is not None:
             kwargs["body"] = validate(
                 route.body, parse_json(request, await read_body(request, limit))
@@ -362,9 +363,21 @@ def parse_json(request: Request, raw: bytes) -> Any:
     if not raw.strip():
         raise MalformedBody("body: expected a JSON object, got an empty body")
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        value = json_input.loads(raw)
+    except json_input.TooDeep as exc:
+        message = f"nested deeper than {json_input.MAX_DEPTH} levels"
+        raise InvalidInput.single(exc.field, message) from None
+    except ValueError as exc:  # not UTF-8, or not JSON
         raise MalformedBody(f"body: invalid JSON ({exc})") from None
+    return checked_json(value)
+
+
+def checked_json(value: Any) -> Any:
+    """`value` unless some part of it is one no field may hold (see todo.json_input)."""
+    errors = json_input.problems(value)
+    if errors:
+        raise InvalidInput(errors)
+    return value
 
 
 def parse_cloudevent(request: Request, raw: bytes, expected_type: str) -> CloudEvent:
@@ -397,18 +410,21 @@ def invalid_input(exc: ValidationError) -> InvalidInput:
 
 def validate_query(model: type[BaseModel], request: Request) -> Any:
     values: dict[str, Any] = {}
-    repeated: list[FieldError] = []
+    refused: list[FieldError] = []
     for name in request.query_params:
         given = request.query_params.getlist(name)
+        if any(json_input.NUL in value for value in given):
+            refused.append(FieldError(name, json_input.NO_NUL))
+            continue
         info = model.model_fields.get(name)
         if info is not None and _is_list(info.annotation):
             values[name] = given
         elif len(given) > 1:
-            repeated.append(FieldError(name, "given more than once"))
+            refused.append(FieldError(name, "given more than once"))
         else:
             values[name] = given[0]
-    if repeated:
-        raise InvalidInput(repeated)
+    if refused:
+        raise InvalidInput(refused)
     return validate(model, values)
 
 
@@ -442,11 +458,16 @@ def if_match(call: Call) -> frozenset[int] | None:
             raise InvalidInput.single(
                 "If-Match", "weak entity tags never match; send the ETag as given"
             )
-        tag = tag.strip('"')
-        if not tag.isdigit():
-            raise InvalidInput.single("If-Match", f"{tag!r} is not an ETag this API issued")
-        versions.add(int(tag))
+        if not _ETAG.fullmatch(tag):
+            raise InvalidInput.single(
+                "If-Match", f'{tag[:40]!r} is not an ETag this API issued (such as "3")'
+            )
+        versions.add(int(tag.strip('"')))
     return frozenset(versions)
+
+
+# The ETags this API issues: a task's version (an int4), quoted; unquoted is taken too.
+_ETAG = re.compile(r'"?\d{1,10}"?')
 
 
 def etag(version: int) -> str:

@@ -39,6 +39,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     from todo.bus import LocalBus
     from todo.clock import SystemClock
     from todo.db import Database
+    from todo.errors import NotConfigured
     from todo.migrations import migrate
     from todo.runtime import configure
     from todo.tokens import check_config
@@ -53,7 +54,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         )
         try:
             check_config(settings)
-        except RuntimeError as exc:
+        except NotConfigured as exc:
             raise SystemExit(f"todo dev: {exc}") from None
         asyncio.run(migrate(url))
         database, clock = Database(settings), SystemClock()

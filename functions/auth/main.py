@@ -9,7 +9,7 @@ from starlette.responses import Response
 from todo import accounts
 from todo.account_models import AccessToken, Login, Register, Registered, User, UserPatch
 from todo.runtime import runtime
-from todo.tokens import issue_token
+from todo.tokens import check_config, issue_token
 from todo.web import Call, FunctionApi, json_response
 
 api = FunctionApi("auth")
@@ -31,6 +31,7 @@ def _token(user: User) -> AccessToken:
 )
 async def register(call: Call, body: Register) -> Response:
     rt = runtime()
+    check_config(rt.settings)  # before the account is written: it must get its token
     async with rt.database.transaction() as conn:
         user = await accounts.register(conn, body, rt.clock.now())
     token = _token(user)
