@@ -3,6 +3,7 @@ that is lazy, sized by the environment, and shrugs off killed connections."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -15,6 +16,7 @@ from tests.tcp_proxy import FlakyProxy
 from tests.test_tick import tick
 from todo.clock import ManualClock
 from todo.db import Database
+from todo.errors import DatabaseUnavailable
 from todo.runtime import Runtime
 from todo.settings import Settings
 from todo_cli.dev import Stack
@@ -179,3 +181,55 @@ async def test_a_new_connection_asks_the_server_about_no_types(
     finally:
         await database.close()
     assert looked_up == []
+
+
+async def test_connections_killed_under_load_answer_503_never_500(
+    rt: Runtime, client: httpx.AsyncClient, alice: Account
+) -> None:
+    """As when Postgres shuts down: backends terminated while requests are mid-transaction.
+    asyncpg reports some of those as InternalClientError ("cannot switch to state 12")."""
+    assert rt.settings.database_url
+    admin = await asyncpg.connect(rt.settings.database_url)
+    statuses: list[int] = []
+
+    async def requests(worker: int) -> None:
+        for i in range(20):
+            if i % 2:
+                response = await client.get("/api/tasks", headers=alice.headers)
+            else:
+                response = await client.post(
+                    "/api/tasks", json={"title": f"{worker}-{i}"}, headers=alice.headers
+                )
+            statuses.append(response.status_code)
+
+    async def terminate_backends() -> None:
+        while len(statuses) < 240:
+            await admin.execute(
+                """
+                select pg_terminate_backend(pid) from pg_stat_activity
+                where datname = current_database() and pid <> pg_backend_pid()
+                """
+            )
+            await asyncio.sleep(0.02)
+
+    try:
+        await asyncio.gather(terminate_backends(), *(requests(w) for w in range(12)))
+    finally:
+        await admin.close()
+    assert set(statuses) <= {200, 201, 503}, sorted(set(statuses))
+    assert len(statuses) == 240
+    assert {200, 201} <= set(statuses)  # and it kept serving between the cuts
+
+
+async def test_a_connection_asyncpg_gave_up_on_mid_transaction_is_503(
+    rt: Runtime,
+) -> None:
+    async def broken_mid_transaction() -> None:
+        async with rt.database.transaction() as conn:
+            await conn.fetchval("select 1")
+            raise asyncpg.InternalClientError("cannot switch to state 12; another operation")
+
+    with pytest.raises(DatabaseUnavailable):
+        await broken_mid_transaction()
+    async with rt.database.transaction() as conn:  # the pool serves the next one
+        assert await conn.fetchval("select 1") == 1
