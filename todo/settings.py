@@ -6,9 +6,11 @@ environment variable of the same name in upper case. Nothing else calls `os.envi
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +42,6 @@ class Settings:
     login_lockout_seconds: int = 30
 
     max_body_bytes: int = MIB
-    page_limit_default: int = 50
-    page_limit_max: int = 200
 
     # Dapr sidecar. DAPR_HTTP_ENDPOINT wins over DAPR_HTTP_PORT; neither set means
     # there is no sidecar and events go to the in-process bus.
@@ -81,11 +81,16 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
-        for field in fields(cls):
-            raw = env.get(field.name.upper())
+        for name, convert in _converters().items():
+            raw = env.get(name.upper())
             if raw is None or raw == "":
                 continue
-            values[field.name] = _convert(field.name, field.type, raw)
+            try:
+                values[name] = convert(raw)
+            except ValueError as exc:
+                raise ValueError(
+                    f"environment variable {name.upper()}={raw!r} is not valid: {exc}"
+                ) from None
         # FUNCTION_TARGET is how functions-framework names the function it serves.
         if "function_name" not in values and env.get("FUNCTION_TARGET"):
             values["function_name"] = env["FUNCTION_TARGET"]
@@ -95,17 +100,33 @@ class Settings:
         return replace(self, **changes)
 
 
-def _convert(name: str, annotation: Any, raw: str) -> Any:
-    kind = str(annotation)
-    try:
-        if kind.startswith("int"):
-            return int(raw)
-        if kind.startswith("float"):
-            return float(raw)
-        if kind.startswith("Path"):
-            return Path(raw)
-    except ValueError as exc:
-        raise ValueError(
-            f"environment variable {name.upper()}={raw!r} is not a valid {kind}"
-        ) from exc
-    return raw
+def _boolean(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
+# How a variable's text becomes each type a field may have (`X | None` reads as X).
+CONVERSIONS: dict[object, Callable[[str], Any]] = {
+    str: str,
+    int: int,
+    float: float,
+    bool: _boolean,
+    Path: Path,
+}
+
+
+@functools.cache
+def _converters() -> dict[str, Callable[[str], Any]]:
+    """Each field's conversion, from its resolved annotation; a field of a type not in
+    CONVERSIONS fails here, on the first read of the environment, not on a typo later."""
+    converters = {}
+    for name, annotation in typing.get_type_hints(Settings).items():
+        kinds = [a for a in typing.get_args(annotation) if a is not type(None)] or [annotation]
+        if len(kinds) != 1 or kinds[0] not in CONVERSIONS:
+            raise TypeError(f"Settings.{name}: no conversion from text to {annotation}")
+        converters[name] = CONVERSIONS[kinds[0]]
+    return converters
