@@ -111,3 +111,13 @@ async def test_an_unexpected_error_is_a_problem_500_without_internals(
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/problem+json"
     assert "secret" not in response.text
+
+
+@pytest.mark.parametrize("path", ["/api/tasks/a%0Ab", "/api/tasks/%00", "/api/x%7F"])
+async def test_a_path_with_a_control_character_is_a_problem_404(
+    client: httpx.AsyncClient, alice: Account, path: str
+) -> None:
+    response = await client.get(path, headers=alice.headers)
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == "/problems/not-found"

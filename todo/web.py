@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import gc
 import hmac
-import itertools
 import json
 import logging
 import re
@@ -28,7 +27,7 @@ import types
 import typing
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -37,7 +36,6 @@ from pydantic import BaseModel, ValidationError
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import compile_path
 
 from todo import context, json_input, logs, metrics
 from todo.errors import (
@@ -46,12 +44,11 @@ from todo.errors import (
     Forbidden,
     InvalidInput,
     MalformedBody,
-    MethodNotAllowed,
     NotAuthenticated,
-    RouteNotFound,
     UnsupportedMediaType,
 )
 from todo.problems import problem_response
+from todo.routing import Router
 from todo.runtime import runtime
 from todo.tokens import Principal, check_config, verify_token
 
@@ -82,11 +79,6 @@ class Route:
     sidecar: bool = False
     # Answered for the platform itself (probes, metric scrapes).
     platform: bool = False
-    pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        pattern, _, _ = compile_path(self.path)
-        object.__setattr__(self, "pattern", pattern)
 
     def access_log_level(self, status: int) -> int:
         """What the platform calls (event deliveries, cron, probes, scrapes) comes by the
@@ -133,6 +125,7 @@ class FunctionApi:
     def __init__(self, function: str) -> None:
         self.function = function
         self.routes: list[Route] = []
+        self._router: Router[Route] | None = None
         settings = runtime().settings
         logs.configure_logging(settings.function_name, settings.log_level)
         # A function module makes its api right after its imports, and functions-framework's
@@ -152,9 +145,18 @@ class FunctionApi:
     def route(self, method: str, path: str, **options: Any) -> Callable[[Endpoint], Endpoint]:
         def register(endpoint: Endpoint) -> Endpoint:
             self.routes.append(Route(method, path, endpoint, **options))
+            self._router = None
             return endpoint
 
         return register
+
+    @property
+    def router(self) -> Router[Route]:
+        """The declared routes, then the built-in ones (made once the routes are declared)."""
+        if self._router is None:
+            routes = [*self.routes, *BUILTIN_ROUTES]
+            self._router = Router((r.method, r.path, r) for r in routes)
+        return self._router
 
     def get(self, path: str, **options: Any) -> Callable[[Endpoint], Endpoint]:
         return self.route("GET", path, **options)
@@ -187,7 +189,7 @@ class FunctionApi:
         route: Route | None = None
         path: str = request.scope["path"]  # what routing matches on, as Starlette does
         try:
-            route, params = self._match(request.method, path)
+            route, params = self.router.match(request.method, path)
             response = await self._serve(request, route, params)
         except Exception as exc:
             response = problem_response(exc, instance=path)
@@ -201,19 +203,6 @@ class FunctionApi:
         # Metrics and the access log are written once the response has gone out.
         response.background = BackgroundTask(observation.record)
         return response
-
-    def _match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
-        allowed: list[str] = []
-        for route in itertools.chain(self.routes, _BUILTIN_ROUTES):
-            match = route.pattern.match(path)
-            if match is None:
-                continue
-            if route.method == method or (method == "HEAD" and route.method == "GET"):
-                return route, match.groupdict()
-            allowed.append(route.method)
-        if allowed:
-            raise MethodNotAllowed(sorted(set(allowed)))
-        raise RouteNotFound(f"no route for {method} {path}")
 
     async def _serve(self, request: Request, route: Route, params: dict[str, str]) -> Response:
         limit = runtime().settings.max_body_bytes
@@ -503,7 +492,7 @@ async def _metrics(call: Call) -> Response:
     return Response(body, media_type=content_type)
 
 
-_BUILTIN_ROUTES = [
+BUILTIN_ROUTES = [
     Route("GET", "/health", _health, "Process is up", public=True, platform=True),
     Route("GET", "/ready", _ready, "Database reachable", public=True, platform=True),
     Route("GET", "/metrics", _metrics, "Prometheus metrics", public=True, platform=True),

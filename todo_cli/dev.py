@@ -23,10 +23,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import functions
 from todo.bus import Deliver, Delivery, LocalBus
-from todo.errors import MethodNotAllowed, RouteNotFound
+from todo.errors import TodoError
 from todo.problems import problem_response
+from todo.routing import Router
 from todo.runtime import runtime
-from todo.web import FunctionApi
+from todo.web import BUILTIN_ROUTES, FunctionApi
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,16 @@ class Stack:
 
         self.functions = {name: load_function(name) for name in names}
         self.realtime = create_app()
+        # The ingress's routes: every function's public ones. The probes and metrics every
+        # function serves are answered for the process by any one of them.
+        self.router: Router[ASGIApp] = Router(
+            (route.method, route.path, fn.app)
+            for fn in self.functions.values()
+            for route in fn.api.public_routes
+        )
+        anyone = next(iter(self.functions.values())).app
+        for route in BUILTIN_ROUTES:
+            self.router.add(route.method, route.path, anyone)
         self._ticker: asyncio.Task[None] | None = None
         self.tick_interval: float | None = None
 
@@ -147,25 +158,12 @@ class Stack:
             return
         if scope["type"] != "http":
             raise RuntimeError(f"unsupported scope {scope['type']}")
-        path, method = scope["path"], scope["method"]
-        allowed: set[str] = set()
-        for fn in self.functions.values():
-            for route in fn.api.public_routes:
-                if route.pattern.match(path):
-                    if route.method == method or (method == "HEAD" and route.method == "GET"):
-                        await fn.app(scope, receive, send)
-                        return
-                    allowed.add(route.method)
-        if path in ("/health", "/ready", "/metrics"):
-            # Every function serves these; any one answers for the process.
-            await next(iter(self.functions.values())).app(scope, receive, send)
+        try:
+            app, _ = self.router.match(scope["method"], scope["path"])
+        except TodoError as exc:
+            await problem_response(exc, instance=scope["path"])(scope, receive, send)
             return
-        error = (
-            MethodNotAllowed(sorted(allowed))
-            if allowed
-            else RouteNotFound(f"no route for {method} {path}")
-        )
-        await problem_response(error, instance=path)(scope, receive, send)
+        await app(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
