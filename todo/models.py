@@ -7,11 +7,20 @@ function starts without building the models it never uses.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 # Sequence numbers are Postgres bigints.
 MAX_SEQUENCE = 2**63 - 1
@@ -67,9 +76,23 @@ def earlier(moment: datetime, by: timedelta) -> datetime:
         raise ValueError(f"must be {INSTANT_RANGE}") from None
 
 
+# RFC 3339's date-time, as JSON Schema's format names it: seconds and an offset required.
+# pydantic alone would also take numbers (as Unix times) and times without seconds.
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def rfc3339_text(value: Any) -> Any:
+    if isinstance(value, str) and not _RFC3339.fullmatch(value):
+        raise ValueError("must be an RFC 3339 date-time, such as 2026-03-01T09:00:00+01:00")
+    if isinstance(value, int | float):
+        raise ValueError("must be an RFC 3339 date-time text, not a number")
+    return value
+
+
 # An RFC 3339 time with an offset, inside the API's range.
 Instant = Annotated[
     AwareDatetime,
+    BeforeValidator(rfc3339_text),
     AfterValidator(in_range),
     Field(description=f"RFC 3339 with an offset, {INSTANT_RANGE}."),
 ]
@@ -78,6 +101,28 @@ Tag = Annotated[
 ]
 
 
+# One-of-two inputs (`remind_at` or `before`, `minutes` or `until`): the document says
+# exactly one of them is given and not null, as the validator checks.
+def exactly_one_of(first: str, second: str) -> dict[str, Any]:
+    def given(name: str, other: str) -> dict[str, Any]:
+        return {
+            "required": [name],
+            "properties": {name: {"not": {"type": "null"}}, other: {"type": "null"}},
+        }
+
+    return {"oneOf": [given(first, second), given(second, first)]}
+
+
+Cursor = Annotated[
+    str,
+    Field(
+        max_length=1000,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="The `next_cursor` of the previous page (opaque).",
+    ),
+]
+
+
 class Limit(Input):
     limit: int = Field(default=50, ge=1, le=200)
-    cursor: str | None = Field(default=None, max_length=1000)
+    cursor: Cursor | None = None

@@ -24,10 +24,25 @@ DOCUMENT_FILE = "openapi.json"
 DOCUMENT_PATH = Path(__file__).with_name(DOCUMENT_FILE)
 _PATH_PARAM = re.compile(r"{(\w+)}")
 
-HEADER_PARAMETERS = {
-    "If-Match": "Apply the change only if the task is still at this ETag; 412 otherwise.",
-    "Idempotency-Key": "Retrying with the same key returns the first response and creates "
-    "nothing new (per user). A CloudEvent's id plays this part.",
+HEADER_PARAMETERS: dict[str, dict[str, Any]] = {
+    "If-Match": {
+        "description": "Apply the change only if the task is still at this ETag (or one of "
+        "these); 412 otherwise. `*` matches any version.",
+        "schema": {"type": "string", "pattern": r'^(\*|"?[0-9]{1,10}"?( *, *"?[0-9]{1,10}"?)*)$'},
+    },
+    "Idempotency-Key": {
+        "description": "Retrying with the same key returns the first response and creates "
+        "nothing new (per user). A CloudEvent's id plays this part.",
+        "schema": {"type": "string", "pattern": "^[^\\x00-\\x1f\\x7f]{1,255}$"},
+    },
+}
+
+# Statuses a route declares beyond those its shape implies (see Route.answers).
+ANSWERS = {
+    401: "Wrong email or password",
+    404: "No such resource for this account",
+    409: "An account with this email exists",
+    429: "Too many failed logins; see Retry-After",
 }
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -128,13 +143,7 @@ def _operation(function: str, route: Route, refs: dict[Any, Any]) -> dict[str, A
     if route.query is not None:
         parameters += _query_parameters(route.query)
     parameters += [
-        {
-            "name": h,
-            "in": "header",
-            "required": False,
-            "description": HEADER_PARAMETERS[h],
-            "schema": {"type": "string"},
-        }
+        {"name": h, "in": "header", "required": False, **HEADER_PARAMETERS[h]}
         for h in route.headers
     ]
     if parameters:
@@ -147,6 +156,15 @@ def _operation(function: str, route: Route, refs: dict[Any, Any]) -> dict[str, A
                     "type": "object",
                     "description": f"A structured CloudEvent of type {route.cloudevent} whose "
                     "data is the JSON body. Binary mode (ce-* headers) works too.",
+                    "required": ["specversion", "id", "source", "type", "data"],
+                    "properties": {
+                        "specversion": {"const": "1.0"},
+                        "id": {"type": "string", "minLength": 1, "maxLength": 255},
+                        "source": {"type": "string", "minLength": 1},
+                        "type": {"const": route.cloudevent},
+                        "userid": {"type": "string", "format": "uuid"},
+                        "data": refs[(route.body, "validation")],
+                    },
                 }
             }
         operation["requestBody"] = {"required": True, "content": content}
@@ -165,8 +183,10 @@ def _operation(function: str, route: Route, refs: dict[Any, Any]) -> dict[str, A
         operation["security"] = [{"bearer": []}]
     if route.permission:
         responses["403"] = _problem(f"The token lacks {route.permission}")
+    for status in route.answers:
+        responses[str(status)] = _problem(ANSWERS[status])
     if "{" in route.path:
-        responses["404"] = _problem("No such resource for this account")
+        responses["404"] = _problem(ANSWERS[404])
     if "If-Match" in route.headers:
         responses["412"] = _problem("If-Match names an outdated version")
     if route.body is not None or route.query is not None or "{" in route.path:

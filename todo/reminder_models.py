@@ -6,9 +6,9 @@ from datetime import datetime, timedelta
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-from todo.models import Input, Instant, Limit, Output
+from todo.models import Input, Instant, Limit, Output, exactly_one_of
 from todo.task_models import ReminderSpec
 
 MAX_SNOOZE_MINUTES = 7 * 24 * 60
@@ -32,6 +32,8 @@ class ReminderCreate(ReminderSpec):
 
 class Snooze(Input):
     """Remind again after some minutes, or at a given moment."""
+
+    model_config = ConfigDict(json_schema_extra=exactly_one_of("minutes", "until"))
 
     minutes: Annotated[int, Field(ge=1, le=MAX_SNOOZE_MINUTES)] | None = None
     until: Instant | None = None

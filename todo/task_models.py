@@ -10,6 +10,7 @@ from uuid import UUID
 from pydantic import (
     AfterValidator,
     BeforeValidator,
+    ConfigDict,
     Field,
     StringConstraints,
     field_validator,
@@ -17,7 +18,7 @@ from pydantic import (
 )
 
 from todo import recurrence
-from todo.models import Input, Instant, Output, Priority, Status, Tag, Timezone
+from todo.models import Input, Instant, Output, Priority, Status, Tag, Timezone, exactly_one_of
 
 METADATA_MAX_BYTES = 16 * 1024
 MAX_TAGS = 20
@@ -36,7 +37,8 @@ def _bounded_metadata(value: dict[str, Any]) -> dict[str, Any]:
 
 
 def _rule(text: str) -> str:
-    return recurrence.normalize_rule(text)
+    shorthand = recurrence.SHORTHANDS.get(text.strip().lower())
+    return shorthand or recurrence.normalize_rule(text)
 
 
 def _expand_shorthand(value: Any) -> Any:
@@ -47,11 +49,23 @@ def _expand_shorthand(value: Any) -> Any:
     return value
 
 
+Shorthand = Literal["daily", "weekly", "monthly"]
+
+
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 Description = Annotated[str, StringConstraints(max_length=10_000)]
 Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(_unique_tags)]
 Metadata = Annotated[dict[str, Any], AfterValidator(_bounded_metadata)]
-Rule = Annotated[str, Field(max_length=500), AfterValidator(_rule)]
+Rule = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=500,
+        description='An RFC 5545 RRULE such as "FREQ=WEEKLY;BYDAY=MO", or a shorthand: '
+        '"daily", "weekly", "monthly".',
+    ),
+    AfterValidator(_rule),
+]
 
 
 class Recurrence(Input):
@@ -67,11 +81,16 @@ class Recurrence(Input):
     )
 
 
-RecurrenceInput = Annotated[Recurrence, BeforeValidator(_expand_shorthand)]
+RecurrenceInput = Annotated[
+    Recurrence,
+    BeforeValidator(_expand_shorthand, json_schema_input_type=Shorthand | Recurrence),
+]
 
 
 class ReminderSpec(Input):
     """When to remind: at a moment (`remind_at`) or a duration before the task is due."""
+
+    model_config = ConfigDict(json_schema_extra=exactly_one_of("remind_at", "before"))
 
     remind_at: Instant | None = None
     before: timedelta | None = Field(
@@ -105,24 +124,22 @@ class TaskCreate(Input):
     recurrence: RecurrenceInput | None = None
 
 
+# The default of a patch field that takes no null: it only marks the field as absent.
+_ABSENT: Any = None
+
+
 class TaskPatch(Input):
     """Fields to change; a field left out keeps its value, `null` clears a nullable one."""
 
-    title: Title | None = None
+    # Fields that cannot be cleared take no null (the default only marks them absent).
+    title: Title = Field(default=_ABSENT)
     description: Description | None = None
-    status: Status | None = None
-    priority: Priority | None = None
+    status: Status = Field(default=_ABSENT)
+    priority: Priority = Field(default=_ABSENT)
     due_at: Instant | None = None
-    tags: Tags | None = None
-    metadata: Metadata | None = None
+    tags: Tags = Field(default=_ABSENT)
+    metadata: Metadata = Field(default=_ABSENT)
     recurrence: RecurrenceInput | None = None
-
-    @model_validator(mode="after")
-    def _not_null(self) -> TaskPatch:
-        for name in ("title", "status", "priority", "tags", "metadata"):
-            if name in self.model_fields_set and getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null")
-        return self
 
     def changes(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.model_fields_set}

@@ -74,6 +74,8 @@ class Route:
     cloudevent: str | None = None
     # Request headers the route reads, documented in the OpenAPI document.
     headers: tuple[str, ...] = ()
+    # Statuses it can answer beyond those its shape implies (a 404 without a path id, ...).
+    answers: tuple[int, ...] = ()
     # Called only by the Dapr sidecar (events, bindings): checked against APP_API_TOKEN,
     # kept out of the public API document and the ingress.
     sidecar: bool = False

@@ -28,6 +28,7 @@ def _token(user: User) -> AccessToken:
     body=Register,
     response=Registered,
     status=201,
+    answers=(409,),
 )
 async def register(call: Call, body: Register) -> Response:
     rt = runtime()
@@ -40,7 +41,14 @@ async def register(call: Call, body: Register) -> Response:
     )
 
 
-@api.post("/api/auth/login", summary="Sign in", public=True, body=Login, response=AccessToken)
+@api.post(
+    "/api/auth/login",
+    summary="Sign in",
+    public=True,
+    body=Login,
+    response=AccessToken,
+    answers=(401, 429),
+)
 async def login(call: Call, body: Login) -> Response:
     rt = runtime()
     async with rt.database.transaction() as conn:

@@ -34,6 +34,7 @@ async def list_(call: Call, query: ReminderQuery) -> Response:
     body=ReminderCreate,
     response=Reminder,
     status=201,
+    answers=(404,),
 )
 async def add(call: Call, body: ReminderCreate) -> Response:
     async with unit_of_work() as work:
