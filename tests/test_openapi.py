@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
+from datetime import timedelta
 
 import httpx
+import pytest
 
 import functions
+from todo.models import iso_duration
 from todo.openapi import published_document
 from todo_cli import main as cli
 
@@ -43,3 +47,28 @@ async def test_the_document_is_served_without_a_token(client: httpx.AsyncClient)
     assert document["openapi"].startswith("3.1")
     assert "/api/tasks" in document["paths"]
     assert document["paths"]["/api/tasks"]["post"]["x-function"] == "create_task"
+
+
+# RFC 3339 appendix A's duration (what JSON Schema's "duration" format checks), without weeks.
+RFC3339_DURATION = re.compile(
+    r"P((\d+D)(T(\d+H(\d+M(\d+(\.\d+)?S)?)?|\d+M(\d+(\.\d+)?S)?|\d+(\.\d+)?S))?"
+    r"|T(\d+H(\d+M(\d+(\.\d+)?S)?)?|\d+M(\d+(\.\d+)?S)?|\d+(\.\d+)?S))"
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (timedelta(days=415, hours=22), "P415DT22H"),
+        (timedelta(days=20, hours=9, seconds=49), "P20DT9H0M49S"),
+        (timedelta(minutes=15), "PT15M"),
+        (timedelta(days=1), "P1D"),
+        (timedelta(0), "PT0S"),
+        (timedelta(minutes=1, seconds=2.5), "PT1M2.5S"),
+    ],
+)
+def test_durations_are_answered_in_the_form_the_document_promises(
+    value: timedelta, text: str
+) -> None:
+    assert iso_duration(value) == text
+    assert RFC3339_DURATION.fullmatch(text)

@@ -19,6 +19,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     StringConstraints,
 )
 
@@ -99,6 +100,28 @@ Instant = Annotated[
 Tag = Annotated[
     str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=50)
 ]
+
+
+def iso_duration(value: timedelta) -> str:
+    """An ISO 8601 duration in the form RFC 3339's grammar (appendix A) allows, which JSON
+    Schema's `duration` format checks: days, then hours, minutes, seconds without gaps
+    ("P1DT9H0M49S"); pydantic's own form ("P1Y50D", "PT9H49S") breaks that grammar."""
+    seconds = (value - timedelta(days=value.days)).total_seconds()
+    units = [(seconds // 3600, "H"), (seconds % 3600 // 60, "M"), (seconds % 60, "S")]
+    given = [i for i, (amount, _) in enumerate(units) if amount]
+    date = f"{value.days}D" if value.days else ""
+    if not given:
+        return f"P{date}" if date else "PT0S"
+    time = "".join(f"{_number(n)}{unit}" for n, unit in units[given[0] : given[-1] + 1])
+    return f"P{date}T{time}"
+
+
+def _number(n: float) -> str:
+    return str(int(n)) if float(n).is_integer() else f"{n:.6f}".rstrip("0")
+
+
+# A duration as the API answers it (see iso_duration).
+Duration = Annotated[timedelta, PlainSerializer(iso_duration, return_type=str, when_used="json")]
 
 
 # One-of-two inputs (`remind_at` or `before`, `minutes` or `until`): the document says

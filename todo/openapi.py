@@ -24,11 +24,12 @@ DOCUMENT_FILE = "openapi.json"
 DOCUMENT_PATH = Path(__file__).with_name(DOCUMENT_FILE)
 _PATH_PARAM = re.compile(r"{(\w+)}")
 
+_ETAG = '("[0-9]{1,10}"|[0-9]{1,10})'
 HEADER_PARAMETERS: dict[str, dict[str, Any]] = {
     "If-Match": {
         "description": "Apply the change only if the task is still at this ETag (or one of "
         "these); 412 otherwise. `*` matches any version.",
-        "schema": {"type": "string", "pattern": r'^(\*|"?[0-9]{1,10}"?( *, *"?[0-9]{1,10}"?)*)$'},
+        "schema": {"type": "string", "pattern": rf"^(\*|{_ETAG}( *, *{_ETAG})*)$"},
     },
     "Idempotency-Key": {
         "description": "Retrying with the same key returns the first response and creates "
@@ -162,7 +163,6 @@ def _operation(function: str, route: Route, refs: dict[Any, Any]) -> dict[str, A
                         "id": {"type": "string", "minLength": 1, "maxLength": 255},
                         "source": {"type": "string", "minLength": 1},
                         "type": {"const": route.cloudevent},
-                        "userid": {"type": "string", "format": "uuid"},
                         "data": refs[(route.body, "validation")],
                     },
                 }

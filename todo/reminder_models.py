@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
 from pydantic import ConfigDict, Field, model_validator
 
-from todo.models import Input, Instant, Limit, Output, exactly_one_of
+from todo.models import Duration, Input, Instant, Limit, Output, exactly_one_of
 from todo.task_models import ReminderSpec
 
 MAX_SNOOZE_MINUTES = 7 * 24 * 60
@@ -18,7 +18,7 @@ class Reminder(Output):
     id: UUID
     task_id: UUID
     remind_at: datetime
-    before: timedelta | None = Field(
+    before: Duration | None = Field(
         description="Set when the reminder follows the task's due time (ISO 8601 duration)."
     )
     message: str | None

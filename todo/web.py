@@ -377,7 +377,7 @@ def parse_cloudevent(request: Request, raw: bytes, expected_type: str) -> CloudE
 
     try:
         event = from_http(dict(request.headers), raw)
-    except GenericException as exc:
+    except (GenericException, ValueError) as exc:  # ValueError: not UTF-8, not JSON
         raise MalformedBody(f"body: not a valid CloudEvent ({exc})") from None
     if event["type"] != expected_type:
         raise InvalidInput.single("type", f"expected a {expected_type} CloudEvent")
@@ -458,7 +458,7 @@ def if_match(call: Call) -> frozenset[int] | None:
 
 
 # The ETags this API issues: a task's version (an int4), quoted; unquoted is taken too.
-_ETAG = re.compile(r'"?\d{1,10}"?')
+_ETAG = re.compile(r'"\d{1,10}"|\d{1,10}')
 
 
 def etag(version: int) -> str:

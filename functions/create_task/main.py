@@ -25,15 +25,13 @@ api = FunctionApi("create_task")
     headers=("Idempotency-Key",),
 )
 async def create(call: Call, body: TaskCreate) -> Response:
-    # A retried CloudEvent keeps its id, which makes it its own idempotency key.
-    key = str(call.event["id"]) if call.event is not None else call.header("idempotency-key")
+    header = call.header("idempotency-key")
+    key = idempotency.check_key(header) if header is not None else None
+    if call.event is not None:
+        # A retried CloudEvent keeps its id, which makes it its own idempotency key.
+        key = idempotency.check_key(str(call.event["id"]), field="id")
     async with unit_of_work() as work:
-        created = await tasks.create_task(
-            work,
-            call.user.user_id,
-            body,
-            idempotency_key=idempotency.check_key(key) if key is not None else None,
-        )
+        created = await tasks.create_task(work, call.user.user_id, body, idempotency_key=key)
     task = created.task
     headers = {"Location": f"/api/tasks/{task.id}", "ETag": etag(task.version)}
     if created.replayed:
