@@ -176,7 +176,7 @@ def next_instance(
                 return None
             next_rule["COUNT"] = str(remaining)
         due = found.replace(tzinfo=zone).astimezone(UTC)
-    except (ValueError, OverflowError) as exc:
+    except (ValueError, OverflowError, Unschedulable) as exc:
         raise Unschedulable(f"cannot compute the next instance of {rule}: {exc}") from None
     return NextInstance(due, _join(next_rule))
 
