@@ -4,6 +4,7 @@ leap days, COUNT and UNTIL, and completion mode."""
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.rrule_work import periods_walked
+from todo.models import INSTANT_RANGE
 from todo.recurrence import (
     MAX_COUNT,
     MAX_SKIPPED,
@@ -25,6 +27,7 @@ from todo.recurrence import (
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
+UTC_ZONE = ZoneInfo("UTC")
 
 
 def local(
@@ -246,7 +249,7 @@ RULES: list[tuple[str, timedelta]] = [
     ("FREQ=YEARLY;INTERVAL=2;BYMONTH=1,7;BYDAY=1SU,-1SA;BYSETPOS=1,-1", timedelta(days=70000)),
     ("FREQ=YEARLY;BYEASTER=0", timedelta(days=70000)),
 ]
-ZONES = [UTC, BERLIN, NEW_YORK, ZoneInfo("Australia/Lord_Howe"), ZoneInfo("Asia/Kathmandu")]
+ZONES = [UTC_ZONE, BERLIN, NEW_YORK, ZoneInfo("Australia/Lord_Howe"), ZoneInfo("Asia/Kathmandu")]
 
 
 def test_starting_near_the_floor_finds_what_walking_from_the_due_time_finds() -> None:
@@ -288,7 +291,7 @@ def test_a_task_due_centuries_ago_finds_its_next_hour_walking_a_few_periods(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with periods_walked(monkeypatch, budget=1_000) as periods:
-        nxt = next_instance("FREQ=HOURLY", UTC, CENTURIES_AGO, NOW)
+        nxt = next_instance("FREQ=HOURLY", UTC_ZONE, CENTURIES_AGO, NOW)
     assert nxt == NextInstance(datetime(2026, 3, 2, 10, 0, tzinfo=UTC), "FREQ=HOURLY")
     assert periods.walked < 100  # walking from 1500 takes 4.6 million
 
@@ -300,7 +303,7 @@ def test_counting_what_a_completion_centuries_late_skipped_is_refused_in_bounded
         periods_walked(monkeypatch, budget=3 * MAX_SKIPPED) as periods,
         pytest.raises(Unschedulable, match=f"more than {MAX_SKIPPED} skipped occurrences"),
     ):
-        next_instance("FREQ=HOURLY;COUNT=1000000000", UTC, CENTURIES_AGO, NOW)
+        next_instance("FREQ=HOURLY;COUNT=1000000000", UTC_ZONE, CENTURIES_AGO, NOW)
     assert periods.walked <= MAX_SKIPPED + 100
 
 
@@ -308,7 +311,7 @@ def test_a_count_that_runs_out_among_the_skipped_ends_the_series_cheaply(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with periods_walked(monkeypatch, budget=2 * MAX_COUNT) as periods:
-        assert next_instance(f"FREQ=HOURLY;COUNT={MAX_COUNT}", UTC, CENTURIES_AGO, NOW) is None
+        assert next_instance(f"FREQ=HOURLY;COUNT={MAX_COUNT}", UTC_ZONE, CENTURIES_AGO, NOW) is None
     assert periods.walked <= MAX_COUNT + 100
 
 
@@ -319,15 +322,25 @@ def test_a_rule_whose_interval_never_meets_its_filter_ends_after_a_bounded_searc
     # would walk every seventh day to the year 9999 (417 000 periods, 1.7 s).
     tuesday = datetime(2026, 3, 3, 9, tzinfo=UTC)
     with periods_walked(monkeypatch, budget=60_000) as periods:
-        assert next_instance("FREQ=DAILY;INTERVAL=7;BYDAY=MO", UTC, tuesday, NOW) is None
+        assert next_instance("FREQ=DAILY;INTERVAL=7;BYDAY=MO", UTC_ZONE, tuesday, NOW) is None
     assert periods.walked <= 2 * SEARCH_YEARS * 366 // 7 + 10
 
 
 def test_a_rule_given_now_keeps_count_and_until_within_limits() -> None:
     assert check_limits(f"FREQ=DAILY;COUNT={MAX_COUNT}") == f"FREQ=DAILY;COUNT={MAX_COUNT}"
-    assert check_limits("FREQ=DAILY;UNTIL=99991231T235959Z")
+    assert check_limits("FREQ=DAILY;UNTIL=99981231T235959Z")
+    assert check_limits("FREQ=DAILY;UNTIL=19000101")
     with pytest.raises(ValueError, match=f"COUNT must be at most {MAX_COUNT}"):
         check_limits(f"FREQ=DAILY;COUNT={MAX_COUNT + 1}")
-    for until in ("18991231T235959Z", "18991231"):
-        with pytest.raises(ValueError, match="UNTIL must be in the years 1900 to 9999"):
+    for until in ("18991231T235959Z", "18991231", "99990101T000000Z"):
+        with pytest.raises(ValueError, match=re.escape(f"UNTIL must be {INSTANT_RANGE}")):
             check_limits(f"FREQ=DAILY;UNTIL={until}")
+
+
+def test_a_next_instance_beyond_the_stored_range_ends_the_series_or_is_refused() -> None:
+    late = datetime(9998, 6, 1, 9, tzinfo=UTC)
+    assert next_instance("FREQ=YEARLY", BERLIN, late, late) is None
+    assert next_instance("FREQ=DAILY", BERLIN, late, late) is not None
+    # A completion in 1500 (only a forged event can say so) would make one due in 1500.
+    with pytest.raises(Unschedulable, match="would be due at 1500-01-03"):
+        next_instance("FREQ=DAILY", UTC_ZONE, None, CENTURIES_AGO, mode="completion")

@@ -12,6 +12,8 @@ from datetime import MAXYEAR, UTC, datetime, timedelta
 from typing import TYPE_CHECKING, NamedTuple
 from zoneinfo import ZoneInfo
 
+from todo.models import EARLIEST, INSTANT_RANGE, LATEST
+
 if TYPE_CHECKING:
     from dateutil.rrule import rrule
 
@@ -28,8 +30,6 @@ _LAST_CYCLE_START = datetime(9599, 1, 1)
 # A rule given to the API may count this many occurrences at most: a daily task for
 # almost three years, a weekly one for nineteen. Counting them all costs ~10 ms.
 MAX_COUNT = 1000
-# UNTIL must fall in the same years as every instant the API stores.
-UNTIL_YEARS = (1900, 9999)
 # Counting what a completion skips stops here (~80 ms of dateutil); only a rule stored or
 # sent before MAX_COUNT existed can get this far, and it is refused instead.
 MAX_SKIPPED = 10_000
@@ -101,9 +101,10 @@ def check_limits(rule: str) -> str:
     if "COUNT" in parts and int(parts["COUNT"]) > MAX_COUNT:
         raise ValueError(f"COUNT must be at most {MAX_COUNT}")
     if "UNTIL" in parts:
-        first, last = UNTIL_YEARS
-        if not first <= _until(parts["UNTIL"]).year <= last:
-            raise ValueError(f"UNTIL must be in the years {first} to {last}")
+        until = _until(parts["UNTIL"])
+        # A floating UNTIL is a wall time anywhere; read as UTC it is off by hours at most.
+        if not EARLIEST <= (until if until.tzinfo else until.replace(tzinfo=UTC)) < LATEST:
+            raise ValueError(f"UNTIL must be {INSTANT_RANGE}")
     return rule
 
 
@@ -156,7 +157,8 @@ def next_instance(
     completing late does not leave a trail of overdue copies; in "completion" mode (or
     without a due time) it counts from the completion. COUNT includes the instance being
     completed and every occurrence skipped over; counting more than `MAX_SKIPPED` of them
-    raises Unschedulable, as does a rule or date dateutil cannot compute with.
+    raises Unschedulable, as does a rule or date dateutil cannot compute with, or a next
+    due time before the earliest instant stored. One after the latest ends the series.
 
     CPU-bound for up to a few hundred milliseconds: run it off the event loop.
     """
@@ -176,6 +178,10 @@ def next_instance(
                 return None
             next_rule["COUNT"] = str(remaining)
         due = found.replace(tzinfo=zone).astimezone(UTC)
+        if due < EARLIEST:
+            raise Unschedulable(f"the next instance would be due at {due:%Y-%m-%d}")
+        if due >= LATEST:
+            return None  # nothing later can be stored
     except (ValueError, OverflowError, Unschedulable) as exc:
         raise Unschedulable(f"cannot compute the next instance of {rule}: {exc}") from None
     return NextInstance(due, _join(next_rule))

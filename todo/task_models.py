@@ -18,7 +18,17 @@ from pydantic import (
 )
 
 from todo import recurrence
-from todo.models import Input, Instant, Output, Priority, Status, Tag, Timezone, exactly_one_of
+from todo.models import (
+    INSTANT_RANGE,
+    Input,
+    Instant,
+    Output,
+    Priority,
+    Status,
+    Tag,
+    Timezone,
+    exactly_one_of,
+)
 
 METADATA_MAX_BYTES = 16 * 1024
 MAX_TAGS = 20
@@ -71,10 +81,7 @@ Rule = Annotated[
 ]
 BoundedRule = Annotated[
     Rule,
-    Field(
-        description=f"{RULE_HELP} COUNT at most {recurrence.MAX_COUNT}; UNTIL in the years "
-        f"{recurrence.UNTIL_YEARS[0]} to {recurrence.UNTIL_YEARS[1]}."
-    ),
+    Field(description=f"{RULE_HELP} COUNT at most {recurrence.MAX_COUNT}; UNTIL {INSTANT_RANGE}."),
     AfterValidator(_bounded_rule),
 ]
 
