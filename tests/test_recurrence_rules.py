@@ -341,6 +341,9 @@ def test_a_next_instance_beyond_the_stored_range_ends_the_series_or_is_refused()
     late = datetime(9998, 6, 1, 9, tzinfo=UTC)
     assert next_instance("FREQ=YEARLY", BERLIN, late, late) is None
     assert next_instance("FREQ=DAILY", BERLIN, late, late) is not None
+    # An UNTIL (stored before it was limited) past 9999 on a wall clock 14 hours ahead.
+    kiritimati = ZoneInfo("Pacific/Kiritimati")
+    assert next_instance("FREQ=DAILY;UNTIL=99991231T235959Z", kiritimati, NOW, NOW) is not None
     # A completion in 1500 (only a forged event can say so) would make one due in 1500.
     with pytest.raises(Unschedulable, match="would be due at 1500-01-03"):
         next_instance("FREQ=DAILY", UTC_ZONE, None, CENTURIES_AGO, mode="completion")

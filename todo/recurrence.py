@@ -166,9 +166,9 @@ def next_instance(
     count = int(parts.pop("COUNT")) if "COUNT" in parts else None
     start = completed_at if mode == "completion" or previous_due is None else previous_due
     try:
-        until = _wall(_until(parts.pop("UNTIL")), zone) if "UNTIL" in parts else None
+        until = _until_on_wall(parts.pop("UNTIL"), zone) if "UNTIL" in parts else None
         local_start = _wall(start, zone)
-        found = first_after(parts, local_start, _wall(max(start, completed_at), zone), until)
+        found = _first_after(parts, local_start, _wall(max(start, completed_at), zone), until)
         if found is None:
             return None
         next_rule = rule_parts(rule)
@@ -187,7 +187,7 @@ def next_instance(
     return NextInstance(due, _join(next_rule))
 
 
-def first_after(
+def _first_after(
     parts: dict[str, str], start: datetime, floor: datetime, until: datetime | None
 ) -> datetime | None:
     """The rule's first occurrence after `floor`, counting from `start` (naive wall times).
@@ -196,7 +196,8 @@ def first_after(
     the defaults dateutil takes from the start become explicit filters, the search starts
     whole INTERVALs later (so the pattern keeps its phase) two intervals before the floor,
     and everything moves by whole 400-year Gregorian cycles (same weekdays, same leap years)
-    so that dateutil's own stop at year 9999 ends the search `SEARCH_YEARS` after the floor.
+    so that dateutil's own stop at year 9999 ends the search between `SEARCH_YEARS` and
+    `SEARCH_YEARS + 400` years after the floor.
     """
     explicit = _explicit_defaults(parts, start)
     search_start = _jumped(explicit, start, floor)
@@ -298,6 +299,17 @@ def _until(text: str) -> datetime:
     from dateutil import parser
 
     return parser.parse(text)
+
+
+def _until_on_wall(text: str, zone: ZoneInfo) -> datetime | None:
+    """UNTIL as a wall time in `zone`; None when that lies past the year 9999 (no end)."""
+    until = _until(text)
+    try:
+        return _wall(until, zone)
+    except OverflowError:
+        if until.year < MAXYEAR:
+            raise
+        return None
 
 
 def _wall(moment: datetime, zone: ZoneInfo) -> datetime:
