@@ -18,7 +18,17 @@ from pydantic import (
 )
 
 from todo import recurrence
-from todo.models import Input, Instant, Output, Priority, Status, Tag, Timezone, exactly_one_of
+from todo.models import (
+    INSTANT_RANGE,
+    Input,
+    Instant,
+    Output,
+    Priority,
+    Status,
+    Tag,
+    Timezone,
+    exactly_one_of,
+)
 
 METADATA_MAX_BYTES = 16 * 1024
 MAX_TAGS = 20
@@ -41,6 +51,10 @@ def _rule(text: str) -> str:
     return shorthand or recurrence.normalize_rule(text)
 
 
+def _bounded_rule(text: str) -> str:
+    return recurrence.check_limits(text)
+
+
 def _expand_shorthand(value: Any) -> Any:
     if isinstance(value, str):
         if value not in recurrence.SHORTHANDS:
@@ -56,15 +70,19 @@ Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 Description = Annotated[str, StringConstraints(max_length=10_000)]
 Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(_unique_tags)]
 Metadata = Annotated[dict[str, Any], AfterValidator(_bounded_metadata)]
+RULE_HELP = (
+    'An RFC 5545 RRULE such as "FREQ=WEEKLY;BYDAY=MO", or a shorthand: "daily", "weekly", '
+    '"monthly".'
+)
 Rule = Annotated[
     str,
-    Field(
-        min_length=1,
-        max_length=500,
-        description='An RFC 5545 RRULE such as "FREQ=WEEKLY;BYDAY=MO", or a shorthand: '
-        '"daily", "weekly", "monthly".',
-    ),
+    Field(min_length=1, max_length=500, description=RULE_HELP),
     AfterValidator(_rule),
+]
+BoundedRule = Annotated[
+    Rule,
+    Field(description=f"{RULE_HELP} COUNT at most {recurrence.MAX_COUNT}; UNTIL {INSTANT_RANGE}."),
+    AfterValidator(_bounded_rule),
 ]
 
 
@@ -81,9 +99,19 @@ class Recurrence(Input):
     )
 
 
+class RecurrenceSpec(Recurrence):
+    """A rule given now: besides being valid, its COUNT and UNTIL stay within limits.
+
+    Stored tasks are read as `Recurrence`, so a series saved before a limit existed stays
+    readable and goes on.
+    """
+
+    rrule: BoundedRule
+
+
 RecurrenceInput = Annotated[
-    Recurrence,
-    BeforeValidator(_expand_shorthand, json_schema_input_type=Shorthand | Recurrence),
+    RecurrenceSpec,
+    BeforeValidator(_expand_shorthand, json_schema_input_type=Shorthand | RecurrenceSpec),
 ]
 
 
