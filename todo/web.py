@@ -372,13 +372,14 @@ def checked_json(value: Any) -> Any:
 
 
 def parse_cloudevent(request: Request, raw: bytes, expected_type: str) -> CloudEvent:
-    from cloudevents.exceptions import GenericException
     from cloudevents.http import from_http
 
+    from todo.incoming import MalformedEvent, read_cloudevent
+
     try:
-        event = from_http(dict(request.headers), raw)
-    except (GenericException, ValueError) as exc:  # ValueError: not UTF-8, not JSON
-        raise MalformedBody(f"body: not a valid CloudEvent ({exc})") from None
+        event = read_cloudevent(lambda: from_http(dict(request.headers), raw))
+    except MalformedEvent as exc:
+        raise MalformedBody(f"body: {exc}") from None
     if event["type"] != expected_type:
         raise InvalidInput.single("type", f"expected a {expected_type} CloudEvent")
     return event
