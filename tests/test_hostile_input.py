@@ -464,3 +464,46 @@ async def test_register_without_a_token_secret_writes_no_account(
     assert "JWT" not in response.text  # the reason is for the logs
     async with rt.database.transaction() as conn:
         assert await conn.fetchval("select count(*) from users") == 0
+
+
+# What the document says is what the server takes --------------------------------------------
+
+
+@pytest.mark.parametrize("recurrence", ["daily", {"rrule": "daily"}, {"rrule": "Weekly"}])
+async def test_the_recurrence_shorthand_works_in_both_documented_forms(
+    client: httpx.AsyncClient, alice: Account, recurrence: Any
+) -> None:
+    response = await client.post(
+        "/api/tasks",
+        json={"title": "t", "due_at": "2030-01-01T09:00:00Z", "recurrence": recurrence},
+        headers=alice.headers,
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["recurrence"]["rrule"] in ("FREQ=DAILY", "FREQ=WEEKLY")
+
+
+@pytest.mark.parametrize("name", ["title", "status", "priority", "tags", "metadata"])
+async def test_a_patch_field_that_cannot_be_cleared_refuses_null_by_name(
+    client: httpx.AsyncClient, alice: Account, create_task: CreateTask, name: str
+) -> None:
+    task = await create_task(alice)
+    response = await client.patch(
+        f"/api/tasks/{task['id']}", json={name: None}, headers=alice.headers
+    )
+    assert field_errors(response) == [name]
+
+
+@pytest.mark.parametrize(
+    "moment", ["2030-01-01T09:00Z", "2030-01-01 09:00:00Z", "1893456000", "2030-01-01T09:00:00"]
+)
+async def test_a_time_that_is_not_rfc_3339_with_an_offset_is_refused(
+    client: httpx.AsyncClient, alice: Account, moment: str
+) -> None:
+    response = await client.post(
+        "/api/tasks", json={"title": "t", "due_at": moment}, headers=alice.headers
+    )
+    assert field_errors(response) == ["due_at"]
+    numeric = await client.post(
+        "/api/tasks", json={"title": "t", "due_at": 1893456000}, headers=alice.headers
+    )
+    assert field_errors(numeric) == ["due_at"]

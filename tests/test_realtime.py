@@ -319,3 +319,23 @@ async def test_protocol_errors_are_answered_not_fatal(ws_url: str, alice: Accoun
     code, _ = await closed_with(bad_since)
     assert code == 1008
     await ws.close()
+
+
+async def test_a_position_past_a_bigint_is_a_protocol_error_not_try_again_later(
+    ws_url: str, alice: Account
+) -> None:
+    """It used to reach Postgres as a bigint overflow, and the socket closed 1013."""
+    too_far = 2**63
+    ws = await open_socket(ws_url, alice.token)
+    await receive(ws)
+    for bad in [str(too_far), "9" * 5000]:
+        await ws.send('{"type": "resume", "since": ' + bad + "}")
+        assert (await receive(ws))["type"] == "error"
+    await ws.send(json.dumps({"type": "resume", "since": too_far - 1}))
+    assert (await receive(ws))["type"] == "sync"  # the last bigint is a position
+    await nothing_pending(ws)
+    await ws.close()
+    for since in [str(too_far), "9" * 5000]:
+        refused = await open_socket(ws_url, alice.token, path=f"/ws?since={since}")
+        code, received = await closed_with(refused)
+        assert (code, received) == (1008, [])
