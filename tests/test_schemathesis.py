@@ -1,9 +1,11 @@
 """schemathesis against a real `todo dev`, with every check it has, signed in and not.
 
-It generates requests from the published OpenAPI document (valid ones, invalid ones, and
-sequences that follow the document's links) and checks each answer: never a server error,
+It generates requests from the published OpenAPI document (its examples, the boundaries of
+every schema, valid and invalid fuzzed ones) and checks each answer: never a server error,
 every status and body as documented, auth enforced. Bounded in examples per operation and
-in time; the seed is fixed so a failure reproduces (`st replay` prints how).
+in time; the seed is fixed so a failure reproduces (`st replay` prints how). The stateful
+phase (sequences of calls along inferred links) runs in `task fuzz`, with time-dependent
+steps (the local reminder tick) that a fixed seed cannot make repeatable.
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ def schemathesis(url: str, *options: str) -> subprocess.CompletedProcess[str]:
             f"{url}/api/openapi.json",
             "--checks",
             "all",
+            "--phases",
+            "examples,coverage,fuzzing",
             "--seed",
             "20261201",
             "--generation-database",
