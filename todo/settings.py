@@ -53,7 +53,11 @@ class Settings:
     app_api_token: str | None = None
     pubsub_name: str = "pubsub"
     publish_timeout_seconds: float = 2.0
-    # The relay leaves younger events to the after-commit publisher.
+    # Lanes publishing side by side after commit (a user always goes by the same lane, so
+    # their events stay in order); bench/publish.py measures what keeps up.
+    publish_concurrency: int = 4
+    # The relay leaves younger events to the after-commit publisher, which hands over to
+    # the relay what it could not send within half this time (so the two never race).
     relay_after_seconds: float = 10.0
     # The name of the Dapr cron input binding that fires the tick (its route is /<name>).
     tick_binding: str = "tick"
