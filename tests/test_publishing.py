@@ -260,9 +260,9 @@ async def test_an_entry_dapr_reports_failed_stays_with_that_users_later_events(
         _, body = await stack.tick()
     # Alice's first and Bob's went; her second failed, so her third waits behind it.
     assert json.loads(body)["relayed"] == 2
-    after = {r["user_id"]: [] for r in await outbox_rows(dapr)}
+    after: dict[UUID, list[bool]] = {}
     for r in await outbox_rows(dapr):
-        after[r["user_id"]].append(r["published_at"] is not None)
+        after.setdefault(r["user_id"], []).append(r["published_at"] is not None)
     assert after == {alice.id: [True, False, False], bob.id: [True]}
 
     with respx.mock() as mock:
