@@ -26,10 +26,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
+import threading
 from collections import deque
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from todo import metrics, outbox
@@ -201,6 +203,7 @@ class AfterCommit:
         if not self._lanes:
             self._lanes = [_Lane() for _ in range(self._lane_count)]
             self._settled = asyncio.Event()
+            self._drain_before_stopping()
         lane = self._lanes[user_id.int % self._lane_count]
         if lane.worker is None or lane.worker.done():
             lane.worker = asyncio.create_task(self._run(lane), name="publish-after-commit")
@@ -221,14 +224,47 @@ class AfterCommit:
                 break
         return batch
 
+    # Stopping ---------------------------------------------------------------------------
+
+    def _drain_before_stopping(self) -> None:
+        """Publish what is held before the server begins to stop on SIGTERM.
+
+        Knative stops a pod with SIGTERM. Under `functions-framework --asgi` uvicorn's
+        handler takes it: uvicorn finishes the requests in flight, then raises SIGTERM
+        again with the default handler restored, so the process dies there and never
+        reaches asyncio.run's cancelling of leftover tasks (and the Starlette app
+        functions-framework builds has no lifespan hook to use). So when a server has a
+        SIGTERM handler, it is wrapped: the signal first drains the lanes (for at most the
+        grace period, below Knative's termination grace), then goes to the server. Events
+        of requests that commit during the server's own stop still go out if the lanes are
+        quick; anything left is the relay's. Without a server's handler (scripts, tests)
+        nothing is installed.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            return
+        server_stop = signal.getsignal(signal.SIGTERM)
+        if not callable(server_stop):
+            return
+        loop = asyncio.get_running_loop()
+
+        async def drain_then_stop(signum: int, frame: Any) -> None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._grace):
+                    await self.drain()
+            server_stop(signum, frame)
+
+        def on_sigterm(signum: int, frame: Any) -> None:
+            loop.call_soon_threadsafe(lambda: loop.create_task(drain_then_stop(signum, frame)))
+
+        signal.signal(signal.SIGTERM, on_sigterm)
+
     # The lanes ------------------------------------------------------------------------
 
     async def _run(self, lane: _Lane) -> None:
         """Publish the lane's batches one after another, so a user's go out in order.
 
-        Cancelled (the process is stopping: `close()`, or asyncio.run cancelling what is
-        left once uvicorn has finished its requests on SIGTERM), the lane publishes what it
-        holds within the grace period, starting with the batch the cancellation
+        Cancelled (`close()`, or asyncio.run cancelling what is left), the lane publishes
+        what it holds within the grace period, starting with the batch the cancellation
         interrupted: the sidecar may have taken that one already, and consumers drop the
         repeat.
         """
@@ -239,7 +275,6 @@ class AfterCommit:
                 lane.wakeup.clear()
                 while batch := batch or self._take(lane):
                     await self._publish(batch)
-                    batch = []
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if task is not None:
@@ -248,45 +283,48 @@ class AfterCommit:
                 async with asyncio.timeout(self._grace):
                     while batch := batch or self._take(lane):
                         await self._publish(batch)
-                        batch = []
             if batch or lane.users:
                 log.warning("stopped before publishing everything; the relay sends the rest")
             raise
 
-    async def _publish(self, batch: Sequence[Event]) -> None:
-        """Send a batch and count it handled (not when cancelled: it is sent again)."""
-        await self._send(batch)
-        self._unsent -= len(batch)
-        if self._unsent == 0 and self._settled is not None:
-            self._settled.set()
-            self._settled.clear()
+    async def _publish(self, batch: list[Event]) -> None:
+        """Send a batch, then mark what the bus took and count the batch handled.
 
-    async def _send(self, batch: Sequence[Event]) -> None:
+        The batch is emptied once the bus has answered, and the marking is shielded: a
+        cancellation before the answer leaves the batch to be sent again, one after it
+        neither sends it twice nor leaves it unmarked.
+        """
+        count = len(batch)
         metrics.count_committed(batch)
         cutoff = self._clock.now() - self._hand_over_after
-        late: set[UUID] = set()
-        for event in batch:
-            if event.time < cutoff:
-                late.add(event.user_id)
+        late = {event.user_id for event in batch if event.time < cutoff}
         sending = [e for e in batch if e.user_id not in late]
         if late:
             log.info(
                 "events left to the relay: older than the hand-over age",
-                extra={"events": len(batch) - len(sending), "users": len(late)},
+                extra={"events": count - len(sending), "users": len(late)},
             )
         try:
             taken = set(await self.publisher.publish(sending)) if sending else set()
         except Exception:
-            log.exception("publish failed; the relay will retry", extra={"events": len(batch)})
+            log.exception("publish failed; the relay will retry", extra={"events": count})
             taken = set()
         m = metrics.instruments()
         for event in batch:
             counter = m.events_published if event.id in taken else m.events_publish_failures
             metrics.labelled(counter, event.topic).inc()
-        if not taken:
-            return
+        batch.clear()
+        await asyncio.shield(self._mark(taken, count))
+
+    async def _mark(self, taken: set[UUID], count: int) -> None:
         try:
-            await outbox.mark_published(self._database, list(taken), self._clock.now())
+            if taken:
+                await outbox.mark_published(self._database, list(taken), self._clock.now())
         except Exception:
             # The events went out; the relay will send them again and consumers drop repeats.
             log.exception("could not mark events published", extra={"events": len(taken)})
+        finally:
+            self._unsent -= count
+            if self._unsent == 0 and self._settled is not None:
+                self._settled.set()
+                self._settled.clear()
