@@ -181,6 +181,38 @@ async def test_an_event_the_publisher_could_not_send_in_time_goes_by_the_relay_o
     )
 
 
+async def test_after_a_crash_a_users_new_events_wait_for_the_relay_to_send_the_old_ones(
+    rt: Runtime, alice: Account, bob: Account, stack: Stack
+) -> None:
+    assert isinstance(rt.clock, ManualClock)
+    rewire(rt, publisher=OutboxOnlyBus())  # a process that dies before publishing
+    await change(alice, "left by the crash")
+    rt.clock.advance(timedelta(seconds=rt.settings.relay_after_seconds / 2 + 1))
+    bus = Recording()
+    wired = rewire(rt, publisher=bus)
+    await change(alice, "after the crash")
+    await change(bob, "unaffected")
+    await wired.outgoing.drain()
+    assert [e.subject for e in bus.sent] == ["unaffected"]
+
+    rt.clock.advance(timedelta(seconds=rt.settings.relay_after_seconds))
+    await stack.tick()
+    assert bus.subjects(alice.id) == ["left by the crash", "after the crash"]
+    # Once the relay has sent what this process left it, the user's events go directly.
+    await change(alice, "later")
+    await wired.outgoing.drain()
+    assert bus.subjects(alice.id) == ["left by the crash", "after the crash", "later"]
+    assert set((await published(rt)).values()) == {True}
+
+
+class OutboxOnlyBus:
+    async def publish(self, events: Sequence[Event]) -> Sequence[UUID]:
+        return []
+
+    async def close(self) -> None:
+        return None
+
+
 async def test_closing_publishes_what_the_lanes_still_hold(rt: Runtime, alice: Account) -> None:
     bus = Recording()
     wired = rewire(rt, publisher=bus)

@@ -15,10 +15,16 @@ rollback; a user's events go out only from the head of their line, by the one la
 user hashes to, one batch after another. Lanes run side by side (`PUBLISH_CONCURRENCY`),
 so the publisher keeps up with the function's own write rate.
 
-Across processes (two functions writing for the same user) and after a crash (the relay
-sends what a dead process left, later than newer events), order is not guaranteed here:
-consumers are idempotent per event id and realtime's sequence gate skips repeats and fills
-gaps from the outbox.
+The relay. Past the hand-over age (half of RELAY_AFTER_SECONDS) an event is the relay's
+and the lanes leave it alone, so the two paths never both send it. A user whose earlier
+event is in the relay's hands (left here after a slow moment, or failed or left by a
+crashed process and now past that age) has their later events left to the relay too, which
+sends each user's in sequence order: no newer event overtakes them. What is not
+guaranteed: across processes (two functions writing for the same user at once) and in the
+first seconds after a crash (until the dead process's events pass the hand-over age, plus
+up to a second before a lane reads that), a newer event can arrive before an older one.
+Consumers tolerate it: they are idempotent per event id, and realtime's sequence gate
+skips repeats and fills gaps from the outbox.
 """
 
 from __future__ import annotations
@@ -26,11 +32,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import signal
 import threading
+import time
 from collections import deque
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -130,6 +138,9 @@ class AfterCommit:
         self._hand_over_after = hand_over_after
         self._grace = grace_seconds
         self._lines: dict[UUID, deque[_Slot]] = {}
+        self._handed: dict[UUID, int] = {}  # per user, the last sequence left to the relay
+        self._relays_oldest_cache: dict[UUID, int] = {}
+        self._relays_oldest_read = -math.inf
         self._lanes: list[_Lane] = []
         self._unsent = 0  # committed events not yet published, failed or handed over
         self._settled: asyncio.Event | None = None
@@ -296,12 +307,14 @@ class AfterCommit:
         """
         count = len(batch)
         metrics.count_committed(batch)
-        cutoff = self._clock.now() - self._hand_over_after
-        late = {event.user_id for event in batch if event.time < cutoff}
+        late = await self._late_users(batch)
         sending = [e for e in batch if e.user_id not in late]
         if late:
+            for event in batch:
+                if event.user_id in late:
+                    self._handed[event.user_id] = event.seq  # a batch holds a user's in order
             log.info(
-                "events left to the relay: older than the hand-over age",
+                "events left to the relay",
                 extra={"events": count - len(sending), "users": len(late)},
             )
         try:
@@ -315,6 +328,43 @@ class AfterCommit:
             metrics.labelled(counter, event.topic).inc()
         batch.clear()
         await asyncio.shield(self._mark(taken, count))
+
+    async def _late_users(self, batch: Sequence[Event]) -> set[UUID]:
+        """Users whose events in `batch` go to the relay, to keep each user's order.
+
+        An event of theirs is older than the hand-over age (the relay may be sending it
+        already), or an earlier event of theirs is in the relay's hands: older than that
+        age and unpublished (a crashed process's, a failed one's, one left after a slow
+        moment), or the last one this process handed over, not yet sent.
+        """
+        cutoff = self._clock.now() - self._hand_over_after
+        late = {event.user_id for event in batch if event.time < cutoff}
+        firsts: dict[UUID, int] = {}
+        for event in batch:
+            if event.user_id not in late:
+                firsts.setdefault(event.user_id, event.seq)
+        try:
+            relays = await self._relays_oldest(cutoff)
+            handed = {u: self._handed[u] for u in firsts if u in self._handed}
+            waiting = await outbox.still_unpublished(self._database, handed) if handed else set()
+            for user_id in handed.keys() - waiting:
+                # The relay has sent what this process left it, and (in order) all before.
+                del self._handed[user_id]
+                relays.pop(user_id, None)
+            late |= waiting
+            late |= {u for u, first in firsts.items() if relays.get(u, first) < first}
+        except Exception:
+            log.exception("could not check for events in the relay's hands")
+        return late
+
+    async def _relays_oldest(self, cutoff: datetime) -> dict[UUID, int]:
+        """`outbox.relays_oldest`, read at most once a second: one query per batch would
+        cost the lanes a round trip each for what is empty unless something went wrong.
+        A straggler is thus seen up to a second late (see the module's docstring)."""
+        if time.monotonic() - self._relays_oldest_read >= 1.0:
+            self._relays_oldest_read = time.monotonic()
+            self._relays_oldest_cache = await outbox.relays_oldest(self._database, cutoff)
+        return self._relays_oldest_cache
 
     async def _mark(self, taken: set[UUID], count: int) -> None:
         try:
