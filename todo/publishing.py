@@ -143,6 +143,7 @@ class AfterCommit:
         self._relays_oldest_read = -math.inf
         self._lanes: list[_Lane] = []
         self._unsent = 0  # committed events not yet published, failed or handed over
+        self._marking: set[asyncio.Task[None]] = set()
         self._settled: asyncio.Event | None = None
 
     def reservation(self) -> Reservation:
@@ -166,6 +167,8 @@ class AfterCommit:
             if lane.worker is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await lane.worker
+        if self._marking:
+            await asyncio.wait(self._marking, timeout=self._grace)
         self._lanes = []
         await self.publisher.close()
 
@@ -301,9 +304,9 @@ class AfterCommit:
     async def _publish(self, batch: list[Event]) -> None:
         """Send a batch, then mark what the bus took and count the batch handled.
 
-        The batch is emptied once the bus has answered, and the marking is shielded: a
-        cancellation before the answer leaves the batch to be sent again, one after it
-        neither sends it twice nor leaves it unmarked.
+        The batch is emptied once the bus has answered, and the marking runs as its own
+        task: a cancellation before the answer leaves the batch to be sent again, one
+        after it neither sends it twice nor leaves it unmarked.
         """
         count = len(batch)
         metrics.count_committed(batch)
@@ -328,7 +331,11 @@ class AfterCommit:
             counter = m.events_published if event.id in taken else m.events_publish_failures
             metrics.labelled(counter, event.topic).inc()
         batch.clear()
-        await asyncio.shield(self._mark(taken, count))
+        # Marking waits for a pooled connection, which the requests keep busy: the lane
+        # goes on with its next batch meanwhile (the order of marks does not matter).
+        marking = asyncio.create_task(self._mark(taken, count), name="mark-published")
+        self._marking.add(marking)
+        marking.add_done_callback(self._marking.discard)
 
     async def _late_users(self, batch: Sequence[Event]) -> set[UUID]:
         """Users whose events in `batch` go to the relay, to keep each user's order.
