@@ -139,6 +139,7 @@ class AfterCommit:
         self._grace = grace_seconds
         self._lines: dict[UUID, deque[_Slot]] = {}
         self._handed: dict[UUID, int] = {}  # per user, the last sequence left to the relay
+        self._hand_over_at: dict[UUID, float] = {}  # per event id, on the monotonic clock
         self._relays_oldest_cache: dict[UUID, int] = {}
         self._relays_oldest_read = -math.inf
         self._lanes: list[_Lane] = []
@@ -190,6 +191,14 @@ class AfterCommit:
                 continue
             slot.ready = True
             self._unsent += len(slot.events)
+            # When the event reaches the hand-over age: its age at commit by the clock
+            # (the one the relay compares with), then the time it waits here. Waiting is
+            # measured on the monotonic clock, so a test's manual clock moving on while
+            # an event waits a few milliseconds does not hand it over.
+            now = time.monotonic()
+            for event in slot.events:
+                age = (self._clock.now() - event.time).total_seconds()
+                self._hand_over_at[event.id] = now + self._hand_over_after.total_seconds() - age
             self._wake(user_id)
 
     def _drop(self, slots: list[tuple[UUID, _Slot]]) -> None:
@@ -310,8 +319,7 @@ class AfterCommit:
         """
         count = len(batch)
         metrics.count_committed(batch)
-        # With no bus every event is the relay's: nothing to keep in order here.
-        late = set() if isinstance(self.publisher, OutboxOnly) else await self._late_users(batch)
+        late = await self._late_users(batch)
         sending = [e for e in batch if e.user_id not in late]
         if late:
             for event in batch:
@@ -345,8 +353,11 @@ class AfterCommit:
         age and unpublished (a crashed process's, a failed one's, one left after a slow
         moment), or the last one this process handed over, not yet sent.
         """
+        now = time.monotonic()
+        late = {e.user_id for e in batch if self._hand_over_at.pop(e.id, now) < now}
+        if isinstance(self.publisher, OutboxOnly):
+            return late  # with no bus every event is the relay's: no order to keep here
         cutoff = self._clock.now() - self._hand_over_after
-        late = {event.user_id for event in batch if event.time < cutoff}
         firsts: dict[UUID, int] = {}
         for event in batch:
             if event.user_id not in late:
