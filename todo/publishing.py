@@ -124,7 +124,7 @@ class AfterCommit:
         database: Database,
         clock: Clock,
         *,
-        lanes: int = 4,
+        lanes: int = 2,
         hand_over_after: timedelta = timedelta(seconds=5),
         grace_seconds: float = 5.0,
     ) -> None:
