@@ -7,8 +7,9 @@ from one process with a pool of the same size and no HTTP at all. Target: the fu
 reaches at least half the baseline's rate.
 
 A second run adds a stand-in sidecar answering Dapr's publish API, as in the cluster:
-each request then also publishes its event and marks it published. That line shows what
-publishing costs; the real sidecar is a Go process, the stand-in a small Python one.
+each request then also publishes its event (in bulk, from the after-commit lanes) and
+marks it published. Target: that too reaches at least half the baseline's rate. The real
+sidecar is a Go process, the stand-in a small Python one (bench/sidecar.py).
 
     python -m bench.create_tasks [--requests N] [--concurrency C]
 """
@@ -46,6 +47,7 @@ from todo.settings import Settings
 from todo.tasks import INSERT_TASK
 
 POOL_SIZE = Settings().db_pool_max
+TARGET = 0.50
 
 
 @dataclass
@@ -188,9 +190,17 @@ def main() -> None:
         f"create_tasks: {args.requests} requests, {args.concurrency} concurrent, {len(users)} users"
     )
     print(baseline.line())
-    print(f"{outbox_only.line()}   ratio {outbox_only.rate / baseline.rate:.2f} (target >= 0.50)")
+    print(
+        f"{outbox_only.line()}   ratio {outbox_only.rate / baseline.rate:.2f} "
+        f"(target >= {TARGET:.2f})"
+    )
     ratio = publishing.rate / baseline.rate
-    print(f"{publishing.line()}   ratio {ratio:.2f} (publish cost, no target)")
+    print(f"{publishing.line()}   ratio {ratio:.2f} (target >= {TARGET:.2f})")
+    both = min(outbox_only.rate, publishing.rate) / baseline.rate
+    print(
+        f"target: both create_task lines >= {TARGET:.2f} of bare asyncpg: "
+        f"{'met' if both >= TARGET else 'missed'}"
+    )
 
 
 if __name__ == "__main__":

@@ -99,25 +99,16 @@ async def make_users(url: str, count: int) -> list[tuple[uuid.UUID, str]]:
     return users
 
 
-async def _sidecar_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """Answers Dapr's publish API with 204, as a healthy sidecar does."""
-    if scope["type"] != "http":
-        return
-    more = True
-    while more:
-        more = (await receive()).get("more_body", False)
-    await send({"type": "http.response.start", "status": 204, "headers": []})
-    await send({"type": "http.response.body", "body": b""})
-
-
 @contextmanager
-def fake_sidecar() -> Iterator[int]:
-    """A stand-in Dapr sidecar in its own process (the real one is a separate Go process)."""
+def fake_sidecar(delay_seconds: float = 0.0) -> Iterator[int]:
+    """A stand-in Dapr sidecar (bench/sidecar.py) in its own process, as the real one is a
+    separate Go process."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bench.harness:_sidecar_app", "--port", str(port),
+        [sys.executable, "-m", "uvicorn", "bench.sidecar:app", "--port", str(port),
          "--log-level", "warning", "--no-access-log"],
         cwd=ROOT,
+        env={**os.environ, "SIDECAR_DELAY_SECONDS": str(delay_seconds)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -126,6 +117,12 @@ def fake_sidecar() -> Iterator[int]:
         yield port
     finally:
         stop(process)
+
+
+def sidecar_log(port: int) -> list[dict[str, Any]]:
+    """Every event the stand-in sidecar took, in arrival order."""
+    taken: list[dict[str, Any]] = httpx.get(f"http://127.0.0.1:{port}/log", timeout=30).json()
+    return taken
 
 
 def start_function(

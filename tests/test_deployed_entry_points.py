@@ -3,8 +3,11 @@ its file (FUNCTION_SOURCE / FUNCTION_TARGET), not imported as a package module."
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -12,7 +15,10 @@ import pytest
 from functions_framework.aio import create_asgi_app
 
 import functions
-from tests.conftest import Account
+from bench.harness import fake_sidecar, free_port, sidecar_log, start_function, wait_until_serving
+from tests.conftest import JWT_SECRET, Account
+from todo.runtime import Runtime
+from todo.tokens import issue_token
 
 ROOT = Path(functions.__file__).parent
 
@@ -58,3 +64,55 @@ print(gc.get_freeze_count(), len(gc.get_objects(generation=2)))
     frozen, left_for_full_collection = map(int, out)
     assert frozen > 20_000
     assert left_for_full_collection < 1_000
+
+
+async def test_a_function_told_to_stop_publishes_every_committed_event_first(
+    rt: Runtime, alice: Account, bob: Account
+) -> None:
+    """SIGTERM, as Knative sends at scale-down: gunicorn's uvicorn worker finishes its
+    requests, asyncio.run cancels what is left, and the publisher's lanes send what they
+    hold (within their grace period) before the process ends."""
+    port = free_port()
+    with fake_sidecar(delay_seconds=0.2) as sidecar:
+        process = start_function(
+            "create_task",
+            ROOT / "create_task" / "main.py",
+            port,
+            {
+                "DATABASE_URL": rt.settings.database_url or "",
+                "JWT_SECRET": JWT_SECRET,
+                "DAPR_HTTP_PORT": str(sidecar),
+                "PUBLISH_CONCURRENCY": "1",
+            },
+        )
+        try:
+            await asyncio.to_thread(wait_until_serving, f"http://127.0.0.1:{port}/health")
+            # Tokens for the process's own (real) clock, not the tests' manual one.
+            now = datetime.now(UTC)
+            tokens = [
+                issue_token(rt.settings, user.id, ["user"], ["tasks:write"], now)
+                for user in (alice, bob)
+            ]
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+                for i in range(8):
+                    for token in tokens:
+                        created = await client.post(
+                            "/api/tasks",
+                            json={"title": f"t{i}"},
+                            headers={"authorization": f"Bearer {token}"},
+                        )
+                        assert created.status_code == 201
+            before_stop = len(await asyncio.to_thread(sidecar_log, sidecar))
+            process.send_signal(signal.SIGTERM)
+            assert await asyncio.to_thread(process.wait, 30) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+        taken = await asyncio.to_thread(sidecar_log, sidecar)
+
+    async with rt.database.transaction() as conn:
+        rows = await conn.fetch("select id, published_at from events")
+    assert len(rows) == 16
+    assert before_stop < len(rows)  # the sidecar was behind when the stop came
+    assert {str(r["id"]) for r in rows} <= {e["id"] for e in taken}
+    assert all(r["published_at"] is not None for r in rows)

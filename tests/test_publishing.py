@@ -2,9 +2,10 @@
 and a failing sidecar never fails the request or loses the event.
 
 The sidecar's HTTP API is mocked with respx, checked against Dapr's documented contract:
-POST /v1.0/publish/<pubsub>/<topic>, our CloudEvent as application/cloudevents+json,
-metadata as `metadata.<key>` query parameters, `dapr-api-token` when the sidecar wants one,
-and 204 for success.
+POST /v1.0-alpha1/publish/bulk/<pubsub>/<topic> with a JSON list of entries (entryId, our
+CloudEvent as `event` with contentType application/cloudevents+json, metadata with the
+partition key), `dapr-api-token` when the sidecar wants one, 204 when every entry was
+taken, 500 with `failedEntries` when some were not.
 """
 
 from __future__ import annotations
@@ -28,7 +29,13 @@ from todo.runtime import Runtime
 from todo_cli.dev import Stack
 
 SIDECAR = "http://127.0.0.1:3500"
-PUBLISH_TASK_EVENTS = f"{SIDECAR}/v1.0/publish/pubsub/task.events"
+
+
+def bulk(topic: str) -> str:
+    return f"{SIDECAR}/v1.0-alpha1/publish/bulk/pubsub/{topic}"
+
+
+BULK_TASK_EVENTS = bulk("task.events")
 
 
 @pytest.fixture
@@ -44,7 +51,9 @@ async def dapr(rt: Runtime) -> AsyncIterator[Runtime]:
 
 async def outbox_rows(rt: Runtime) -> list[dict[str, Any]]:
     async with rt.database.transaction() as conn:
-        rows = await conn.fetch("select id, type, seq, published_at from events order by seq")
+        rows = await conn.fetch(
+            "select id, user_id, type, seq, published_at from events order by seq, user_id"
+        )
     return [dict(r) for r in rows]
 
 
@@ -52,7 +61,7 @@ async def test_a_change_is_published_as_our_cloudevent_with_the_user_as_partitio
     dapr: Runtime, client: httpx.AsyncClient, alice: Account
 ) -> None:
     with respx.mock() as mock:
-        route = mock.post(PUBLISH_TASK_EVENTS).mock(return_value=httpx.Response(204))
+        route = mock.post(BULK_TASK_EVENTS).mock(return_value=httpx.Response(204))
         response = await client.post(
             "/api/tasks", json={"title": "publish me"}, headers=alice.headers
         )
@@ -61,11 +70,14 @@ async def test_a_change_is_published_as_our_cloudevent_with_the_user_as_partitio
 
     assert route.call_count == 1
     request = route.calls.last.request
-    assert request.headers["content-type"] == "application/cloudevents+json"
+    assert request.headers["content-type"] == "application/json"
     assert request.headers["dapr-api-token"] == "sidecar-token"
-    assert request.url.params["metadata.partitionKey"] == str(alice.id)
-    event = json.loads(request.content)
+    (entry,) = json.loads(request.content)
+    assert entry["contentType"] == "application/cloudevents+json"
+    assert entry["metadata"] == {"partitionKey": str(alice.id)}
+    event = entry["event"]
     rows = await outbox_rows(dapr)
+    assert entry["entryId"] == str(rows[0]["id"])
     assert event == {
         "specversion": "1.0",
         "id": str(rows[0]["id"]),
@@ -95,7 +107,7 @@ async def test_a_failing_sidecar_leaves_the_event_for_the_relay_and_the_request_
     dapr: Runtime, client: httpx.AsyncClient, alice: Account, failure: Any
 ) -> None:
     with respx.mock() as mock:
-        route = mock.post(PUBLISH_TASK_EVENTS)
+        route = mock.post(BULK_TASK_EVENTS)
         if isinstance(failure, Exception):
             route.mock(side_effect=failure)
         else:
@@ -114,13 +126,11 @@ async def test_publishing_stops_at_the_first_failure_to_keep_the_users_order(
     dapr: Runtime, client: httpx.AsyncClient, alice: Account
 ) -> None:
     with respx.mock(assert_all_called=False) as mock:
-        tasks_route = mock.post(PUBLISH_TASK_EVENTS).mock(return_value=httpx.Response(204))
-        recurrence_route = mock.post(f"{SIDECAR}/v1.0/publish/pubsub/recurrence.events").mock(
+        tasks_route = mock.post(BULK_TASK_EVENTS).mock(return_value=httpx.Response(204))
+        recurrence_route = mock.post(bulk("recurrence.events")).mock(
             return_value=httpx.Response(500)
         )
-        reminders_route = mock.post(f"{SIDECAR}/v1.0/publish/pubsub/reminder.events").mock(
-            return_value=httpx.Response(204)
-        )
+        reminders_route = mock.post(bulk("reminder.events")).mock(return_value=httpx.Response(204))
         response = await client.post(
             "/api/tasks",
             json={
@@ -181,7 +191,7 @@ async def test_a_slow_sidecar_does_not_delay_the_response(
         return httpx.Response(204)
 
     with respx.mock() as mock:
-        mock.post(PUBLISH_TASK_EVENTS).mock(side_effect=slow)
+        mock.post(BULK_TASK_EVENTS).mock(side_effect=slow)
         response = await client.post("/api/tasks", json={"title": "fast"}, headers=alice.headers)
         assert response.status_code == 201
         assert [r["published_at"] for r in await outbox_rows(dapr)] == [None]
@@ -190,15 +200,12 @@ async def test_a_slow_sidecar_does_not_delay_the_response(
     assert [r["published_at"] is not None for r in await outbox_rows(dapr)] == [True]
 
 
-BULK_TASK_EVENTS = f"{SIDECAR}/v1.0-alpha1/publish/bulk/pubsub/task.events"
-
-
 async def leave_in_outbox(
     dapr: Runtime, client: httpx.AsyncClient, account: Account, n: int
 ) -> None:
     """Make n task events while the sidecar refuses them, then let them age past the relay delay."""
     with respx.mock() as mock:
-        mock.post(PUBLISH_TASK_EVENTS).mock(return_value=httpx.Response(500))
+        mock.post(BULK_TASK_EVENTS).mock(return_value=httpx.Response(500))
         for i in range(n):
             await client.post("/api/tasks", json={"title": f"t{i}"}, headers=account.headers)
         await dapr.outgoing.drain()
@@ -216,29 +223,34 @@ async def test_the_relay_bulk_publishes_per_topic_in_user_order(
         status, body = await stack.tick()
     assert status == 200
     assert json.loads(body)["relayed"] == 3
-    request = route.calls.last.request
-    assert request.headers["content-type"] == "application/json"
-    assert request.headers["dapr-api-token"] == "sidecar-token"
-    entries = json.loads(request.content)
+    requests = [call.request for call in route.calls]
+    assert all(r.headers["content-type"] == "application/json" for r in requests)
+    assert all(r.headers["dapr-api-token"] == "sidecar-token" for r in requests)
+    bodies = [json.loads(r.content) for r in requests]
+    entries = [entry for body in bodies for entry in body]
     rows = await outbox_rows(dapr)
     by_id = {str(r["id"]): r for r in rows}
     assert [set(e) for e in entries] == [{"entryId", "event", "contentType", "metadata"}] * 3
     assert all(e["contentType"] == "application/cloudevents+json" for e in entries)
     assert all(e["event"]["id"] == e["entryId"] for e in entries)
     assert all(e["metadata"] == {"partitionKey": e["event"]["userid"]} for e in entries)
-    # Each user's events go in sequence order.
+    # Dapr keeps no order inside one bulk request: one event per user per request, and
+    # each user's requests go in sequence order.
+    assert [len({e["event"]["userid"] for e in b}) for b in bodies] == [len(b) for b in bodies]
+    assert [len(b) for b in bodies] == [2, 1]
     for user in (alice, bob):
         seqs = [e["event"]["sequence"] for e in entries if e["event"]["userid"] == str(user.id)]
         assert seqs == sorted(seqs)
     assert all(by_id[e["entryId"]]["published_at"] is not None for e in entries)
 
 
-async def test_entries_dapr_reports_failed_stay_for_the_next_relay(
-    dapr: Runtime, client: httpx.AsyncClient, alice: Account, stack: Stack
+async def test_an_entry_dapr_reports_failed_stays_with_that_users_later_events(
+    dapr: Runtime, client: httpx.AsyncClient, alice: Account, bob: Account, stack: Stack
 ) -> None:
     await leave_in_outbox(dapr, client, alice, 3)
-    rows = await outbox_rows(dapr)
-    failed = str(rows[1]["id"])
+    await leave_in_outbox(dapr, client, bob, 1)
+    alices = [r for r in await outbox_rows(dapr) if r["user_id"] == alice.id]
+    failed = str(alices[1]["id"])
     answer = {
         "failedEntries": [{"entryId": failed, "error": "broker said no"}],
         "errorCode": "ERR_PUBSUB_PUBLISH_MESSAGE",
@@ -246,15 +258,20 @@ async def test_entries_dapr_reports_failed_stay_for_the_next_relay(
     with respx.mock() as mock:
         mock.post(BULK_TASK_EVENTS).mock(return_value=httpx.Response(500, json=answer))
         _, body = await stack.tick()
+    # Alice's first and Bob's went; her second failed, so her third waits behind it.
     assert json.loads(body)["relayed"] == 2
-    after = {str(r["id"]): r["published_at"] for r in await outbox_rows(dapr)}
-    assert [after[str(r["id"])] is None for r in rows] == [False, True, False]
+    after: dict[UUID, list[bool]] = {}
+    for r in await outbox_rows(dapr):
+        after.setdefault(r["user_id"], []).append(r["published_at"] is not None)
+    assert after == {alice.id: [True, False, False], bob.id: [True]}
 
     with respx.mock() as mock:
         mock.post(BULK_TASK_EVENTS).mock(return_value=httpx.Response(403, text="forbidden"))
         _, body = await stack.tick()
     assert json.loads(body)["relayed"] == 0
     with respx.mock() as mock:
-        mock.post(BULK_TASK_EVENTS).mock(return_value=httpx.Response(204))
+        route = mock.post(BULK_TASK_EVENTS).mock(return_value=httpx.Response(204))
         _, body = await stack.tick()
-    assert json.loads(body) | {"relayed": 1, "backlog": 0} == json.loads(body)
+    assert json.loads(body) | {"relayed": 2, "backlog": 0} == json.loads(body)
+    sent = [json.loads(c.request.content)[0]["event"]["sequence"] for c in route.calls]
+    assert sent == [2, 3]

@@ -90,9 +90,6 @@ class LocalBus:
                 self._queue_for(subscriber).put_nowait(event)
         return unheard
 
-    async def relay(self, events: Sequence[Event]) -> Sequence[UUID]:
-        return await self.publish(events)
-
     async def drain(self) -> None:
         """Wait until every event queued so far has been delivered or dead-lettered."""
         while self._waiting:

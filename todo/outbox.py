@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID, uuid4
@@ -80,6 +80,39 @@ MARK_PUBLISHED = """
 update events set published_at = $2
 where id = any($1::text[]::uuid[]) and published_at is null
 """
+
+
+# Per user, the lowest unpublished sequence older than a moment: the events the relay owns.
+# It reads the partial index of unpublished events by age: normally a handful of rows.
+RELAYS_OLDEST = """
+select user_id, min(seq) as seq
+from events
+where published_at is null and occurred_at <= $1
+group by user_id
+"""
+
+STILL_UNPUBLISHED = """
+select e.user_id
+from unnest($1::text[], $2::text[]) as w(user_id, seq)
+join events e on e.user_id = w.user_id::uuid and e.seq = w.seq::bigint
+where e.published_at is null
+"""
+
+
+async def relays_oldest(database: Database, older_than: datetime) -> dict[UUID, int]:
+    """Per user, the lowest sequence of the unpublished events older than `older_than`."""
+    pool = await database.pool()
+    return {r["user_id"]: r["seq"] for r in await pool.fetch(RELAYS_OLDEST, older_than)}
+
+
+async def still_unpublished(database: Database, events: Mapping[UUID, int]) -> set[UUID]:
+    """Of these (user, sequence) events, the users whose event is still unpublished."""
+    pool = await database.pool()
+    users = list(events)
+    # Sequences as text too: bigint[] would be looked up per connection, as uuid[] would.
+    seqs = [str(events[u]) for u in users]
+    rows = await pool.fetch(STILL_UNPUBLISHED, text_ids(users), seqs)
+    return {r["user_id"] for r in rows}
 
 
 def text_ids(ids: Iterable[UUID]) -> list[str]:

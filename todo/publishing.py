@@ -1,12 +1,30 @@
-"""After commit: counting committed changes and handing their events to the message bus,
-from a background task, in commit order.
+"""After commit: handing committed events to the message bus from background lanes, each
+user's events in sequence order.
 
-A change commits its events to the outbox; `AfterCommit` then publishes them from a
-background task, so a request never waits on the bus: a slow or failing sidecar cannot
-delay or fail it, and a cold start does not pay for the HTTP client. A publisher returns
-the ids it has durably taken and only those are marked published. Whatever is not taken,
-or still queued when the process stops, stays in the outbox and the relay sends it: a
-failure delays an event, never loses it.
+A change commits its events to the outbox; `AfterCommit` then publishes them in the
+background, so a request never waits on the bus: a slow or failing sidecar cannot delay or
+fail it. A publisher returns the ids it has durably taken and only those are marked
+published. Whatever is not taken, or still unsent when the process stops, stays in the
+outbox and the relay sends it: a failure delays an event, never loses it.
+
+Order by construction. A unit of work reserves its events the moment the outbox numbers
+them, while the transaction still holds the user's counter row, so within a process a
+user's reservations line up in sequence order even when a later transaction's coroutine
+reaches its commit first. A reservation becomes ready at commit and leaves the line on
+rollback; a user's events go out only from the head of their line, by the one lane the
+user hashes to, one batch after another. Lanes run side by side (`PUBLISH_CONCURRENCY`),
+so the publisher keeps up with the function's own write rate.
+
+The relay. Past the hand-over age (half of RELAY_AFTER_SECONDS) an event is the relay's
+and the lanes leave it alone, so the two paths never both send it. A user whose earlier
+event is in the relay's hands (left here after a slow moment, or failed or left by a
+crashed process and now past that age) has their later events left to the relay too, which
+sends each user's in sequence order: no newer event overtakes them. What is not
+guaranteed: across processes (two functions writing for the same user at once) and in the
+first seconds after a crash (until the dead process's events pass the hand-over age, plus
+up to a second before a lane reads that), a newer event can arrive before an older one.
+Consumers tolerate it: they are idempotent per event id, and realtime's sequence gate
+skips repeats and fills gaps from the outbox.
 """
 
 from __future__ import annotations
@@ -14,8 +32,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import signal
+import threading
+import time
+from collections import deque
 from collections.abc import Sequence
-from typing import Protocol
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 from uuid import UUID
 
 from todo import metrics, outbox
@@ -26,16 +50,13 @@ from todo.events import Event
 log = logging.getLogger(__name__)
 
 BATCH = 100
-MAX_QUEUED = 10_000
+MAX_UNSENT = 10_000
 
 
 class Publisher(Protocol):
     async def publish(self, events: Sequence[Event]) -> Sequence[UUID]:
-        """Send `events` in order, stopping at the first failure; return the ids taken."""
-        ...
-
-    async def relay(self, events: Sequence[Event]) -> Sequence[UUID]:
-        """Send a relay batch (in bulk where the bus can); return the ids taken."""
+        """Send `events`, each user's in the order given and none after one of theirs that
+        failed; return the ids the bus took."""
         ...
 
     async def close(self) -> None: ...
@@ -47,89 +68,332 @@ class OutboxOnly:
     async def publish(self, events: Sequence[Event]) -> Sequence[UUID]:
         return []
 
-    async def relay(self, events: Sequence[Event]) -> Sequence[UUID]:
-        return []
-
     async def close(self) -> None:
         return None
 
 
-class AfterCommit:
-    """One background task per process that publishes committed events in order."""
+class _Slot:
+    """One unit of work's events for one user, in line from append until sent or dropped."""
 
-    def __init__(self, publisher: Publisher, database: Database, clock: Clock) -> None:
+    __slots__ = ("events", "ready")
+
+    def __init__(self, events: list[Event]) -> None:
+        self.events = events
+        self.ready = False
+
+
+class Reservation:
+    """A unit of work's place in line: `add` as the outbox numbers events, then `commit` or
+    `discard` once the transaction has ended."""
+
+    def __init__(self, owner: AfterCommit) -> None:
+        self._owner = owner
+        self._slots: list[tuple[UUID, _Slot]] = []
+
+    def add(self, events: Sequence[Event]) -> None:
+        by_user: dict[UUID, list[Event]] = {}
+        for event in events:
+            by_user.setdefault(event.user_id, []).append(event)
+        for user_id, mine in by_user.items():
+            slot = _Slot(mine)
+            self._owner._hold(user_id, slot)
+            self._slots.append((user_id, slot))
+
+    def commit(self) -> None:
+        self._owner._release(self._slots)
+        self._slots = []
+
+    def discard(self) -> None:
+        self._owner._drop(self._slots)
+        self._slots = []
+
+
+class _Lane:
+    def __init__(self) -> None:
+        self.users: dict[UUID, None] = {}  # users whose line may have a ready head, in order
+        self.wakeup = asyncio.Event()
+        self.worker: asyncio.Task[None] | None = None
+
+
+class AfterCommit:
+    """Per process: the line of reserved events per user, and the lanes that publish them."""
+
+    def __init__(
+        self,
+        publisher: Publisher,
+        database: Database,
+        clock: Clock,
+        *,
+        lanes: int = 2,
+        hand_over_after: timedelta = timedelta(seconds=5),
+        grace_seconds: float = 5.0,
+    ) -> None:
         self.publisher = publisher
         self._database = database
         self._clock = clock
-        self._queue: asyncio.Queue[Event] | None = None
-        self._worker: asyncio.Task[None] | None = None
-        self._busy = False
+        self._lane_count = max(lanes, 1)
+        # Past this age an event belongs to the relay (which takes events older than
+        # RELAY_AFTER_SECONDS, twice this): the two paths never both send one event, as
+        # long as a send and its mark take less than the margin between them.
+        self._hand_over_after = hand_over_after
+        self._grace = grace_seconds
+        self._lines: dict[UUID, deque[_Slot]] = {}
+        self._handed: dict[UUID, int] = {}  # per user, the last sequence left to the relay
+        self._hand_over_at: dict[UUID, float] = {}  # per event id, on the monotonic clock
+        self._relays_oldest_cache: dict[UUID, int] = {}
+        self._relays_oldest_read = -math.inf
+        self._lanes: list[_Lane] = []
+        self._unsent = 0  # committed events not yet published, failed or handed over
+        self._marking: set[asyncio.Task[None]] = set()
+        self._settled: asyncio.Event | None = None
 
-    def submit(self, events: Sequence[Event]) -> None:
-        """Queue committed events; never blocks and never raises."""
-        queue = self._ensure_worker()
-        for event in events:
-            if queue.qsize() >= MAX_QUEUED:
-                # The bus is far behind; the relay will pick these up from the outbox.
-                metrics.count_committed([event])
-                metrics.labelled(metrics.instruments().events_publish_failures, event.topic).inc()
-                continue
-            queue.put_nowait(event)
+    def reservation(self) -> Reservation:
+        return Reservation(self)
 
     async def drain(self) -> None:
-        """Wait until everything submitted so far has been handled."""
-        if self._queue is not None:
-            await self._queue.join()
+        """Wait until every committed event so far has been handled."""
+        while self._unsent and self._settled is not None:
+            await self._settled.wait()
 
     @property
     def idle(self) -> bool:
-        return self._queue is None or (self._queue.empty() and not self._busy)
+        return self._unsent == 0
 
-    async def close(self, grace_seconds: float = 5.0) -> None:
-        """Publish what is queued (for at most `grace_seconds`), then stop."""
-        if self._worker is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.drain(), grace_seconds)
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
-            self._worker = self._queue = None
+    async def close(self) -> None:
+        """Stop the lanes; each publishes what it holds first (see `_run`)."""
+        for lane in self._lanes:
+            if lane.worker is not None:
+                lane.worker.cancel()
+        for lane in self._lanes:
+            if lane.worker is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await lane.worker
+        if self._marking:
+            await asyncio.wait(self._marking, timeout=self._grace)
+        self._lanes = []
         await self.publisher.close()
 
-    def _ensure_worker(self) -> asyncio.Queue[Event]:
-        if self._queue is None or self._worker is None or self._worker.done():
-            self._queue = asyncio.Queue()
-            self._worker = asyncio.create_task(self._run(self._queue), name="publish-after-commit")
-        return self._queue
+    # The line -------------------------------------------------------------------------
 
-    async def _run(self, queue: asyncio.Queue[Event]) -> None:
-        while True:
-            batch = [await queue.get()]
-            while len(batch) < BATCH and not queue.empty():
-                batch.append(queue.get_nowait())
-            self._busy = True
-            try:
-                await self._publish(batch)
-            finally:
-                self._busy = False
-                for _ in batch:
-                    queue.task_done()
+    def _hold(self, user_id: UUID, slot: _Slot) -> None:
+        self._lines.setdefault(user_id, deque()).append(slot)
 
-    async def _publish(self, batch: Sequence[Event]) -> None:
-        metrics.count_committed(batch)
+    def _release(self, slots: list[tuple[UUID, _Slot]]) -> None:
+        for user_id, slot in slots:
+            if self._unsent >= MAX_UNSENT:
+                # The bus is far behind; the relay will pick these up from the outbox.
+                self._forget(user_id, slot)
+                metrics.count_committed(slot.events)
+                for event in slot.events:
+                    metrics.labelled(
+                        metrics.instruments().events_publish_failures, event.topic
+                    ).inc()
+                continue
+            slot.ready = True
+            self._unsent += len(slot.events)
+            # When the event reaches the hand-over age: its age at commit by the clock
+            # (the one the relay compares with), then the time it waits here. Waiting is
+            # measured on the monotonic clock, so a test's manual clock moving on while
+            # an event waits a few milliseconds does not hand it over.
+            now = time.monotonic()
+            for event in slot.events:
+                age = (self._clock.now() - event.time).total_seconds()
+                self._hand_over_at[event.id] = now + self._hand_over_after.total_seconds() - age
+            self._wake(user_id)
+
+    def _drop(self, slots: list[tuple[UUID, _Slot]]) -> None:
+        for user_id, slot in slots:
+            self._forget(user_id, slot)
+            self._wake(user_id)  # a ready slot behind this one may now be at the head
+
+    def _forget(self, user_id: UUID, slot: _Slot) -> None:
+        line = self._lines.get(user_id)
+        if line is None:
+            return
+        with contextlib.suppress(ValueError):
+            line.remove(slot)
+        if not line:
+            del self._lines[user_id]
+
+    def _wake(self, user_id: UUID) -> None:
+        if user_id not in self._lines:
+            return
+        lane = self._lane_of(user_id)
+        lane.users[user_id] = None
+        lane.wakeup.set()
+
+    def _lane_of(self, user_id: UUID) -> _Lane:
+        if not self._lanes:
+            self._lanes = [_Lane() for _ in range(self._lane_count)]
+            self._settled = asyncio.Event()
+            self._drain_before_stopping()
+        lane = self._lanes[user_id.int % self._lane_count]
+        if lane.worker is None or lane.worker.done():
+            lane.worker = asyncio.create_task(self._run(lane), name="publish-after-commit")
+        return lane
+
+    def _take(self, lane: _Lane) -> list[Event]:
+        """Up to BATCH ready events from the heads of the lane's users' lines."""
+        batch: list[Event] = []
+        for user_id in list(lane.users):
+            line = self._lines.get(user_id)
+            while line and line[0].ready and len(batch) < BATCH:
+                batch += line.popleft().events
+            if not line:
+                self._lines.pop(user_id, None)
+            if not line or not line[0].ready:
+                del lane.users[user_id]
+            if len(batch) >= BATCH:
+                break
+        return batch
+
+    # Stopping ---------------------------------------------------------------------------
+
+    def _drain_before_stopping(self) -> None:
+        """Publish what is held before the server begins to stop on SIGTERM.
+
+        Knative stops a pod with SIGTERM. Under `functions-framework --asgi` uvicorn's
+        handler takes it: uvicorn finishes the requests in flight, then raises SIGTERM
+        again with the default handler restored, so the process dies there and never
+        reaches asyncio.run's cancelling of leftover tasks (and the Starlette app
+        functions-framework builds has no lifespan hook to use). So when a server has a
+        SIGTERM handler, it is wrapped: the signal first drains the lanes (for at most the
+        grace period, below Knative's termination grace), then goes to the server. Events
+        of requests that commit during the server's own stop still go out if the lanes are
+        quick; anything left is the relay's. Without a server's handler (scripts, tests)
+        nothing is installed.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            return
+        server_stop = signal.getsignal(signal.SIGTERM)
+        if not callable(server_stop):
+            return
+        loop = asyncio.get_running_loop()
+
+        async def drain_then_stop(signum: int, frame: Any) -> None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._grace):
+                    await self.drain()
+            server_stop(signum, frame)
+
+        def on_sigterm(signum: int, frame: Any) -> None:
+            loop.call_soon_threadsafe(lambda: loop.create_task(drain_then_stop(signum, frame)))
+
+        signal.signal(signal.SIGTERM, on_sigterm)
+
+    # The lanes ------------------------------------------------------------------------
+
+    async def _run(self, lane: _Lane) -> None:
+        """Publish the lane's batches one after another, so a user's go out in order.
+
+        Cancelled (`close()`, or asyncio.run cancelling what is left), the lane publishes
+        what it holds within the grace period, starting with the batch the cancellation
+        interrupted: the sidecar may have taken that one already, and consumers drop the
+        repeat.
+        """
+        batch: list[Event] = []
         try:
-            taken = set(await self.publisher.publish(batch))
+            while True:
+                await lane.wakeup.wait()
+                lane.wakeup.clear()
+                while batch := batch or self._take(lane):
+                    await self._publish(batch)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()  # the drain's own awaits (httpx, asyncpg) run normally
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._grace):
+                    while batch := batch or self._take(lane):
+                        await self._publish(batch)
+            if batch or lane.users:
+                log.warning("stopped before publishing everything; the relay sends the rest")
+            raise
+
+    async def _publish(self, batch: list[Event]) -> None:
+        """Send a batch, then mark what the bus took and count the batch handled.
+
+        The batch is emptied once the bus has answered, and the marking runs as its own
+        task: a cancellation before the answer leaves the batch to be sent again, one
+        after it neither sends it twice nor leaves it unmarked.
+        """
+        count = len(batch)
+        metrics.count_committed(batch)
+        late = await self._late_users(batch)
+        sending = [e for e in batch if e.user_id not in late]
+        if late:
+            for event in batch:
+                if event.user_id in late:
+                    self._handed[event.user_id] = event.seq  # a batch holds a user's in order
+            log.info(
+                "events left to the relay",
+                extra={"events": count - len(sending), "users": len(late)},
+            )
+        try:
+            taken = set(await self.publisher.publish(sending)) if sending else set()
         except Exception:
-            log.exception("publish failed; the relay will retry", extra={"events": len(batch)})
+            log.exception("publish failed; the relay will retry", extra={"events": count})
             taken = set()
         m = metrics.instruments()
         for event in batch:
             counter = m.events_published if event.id in taken else m.events_publish_failures
             metrics.labelled(counter, event.topic).inc()
-        if not taken:
-            return
+        batch.clear()
+        # Marking waits for a pooled connection, which the requests keep busy: the lane
+        # goes on with its next batch meanwhile (the order of marks does not matter).
+        marking = asyncio.create_task(self._mark(taken, count), name="mark-published")
+        self._marking.add(marking)
+        marking.add_done_callback(self._marking.discard)
+
+    async def _late_users(self, batch: Sequence[Event]) -> set[UUID]:
+        """Users whose events in `batch` go to the relay, to keep each user's order.
+
+        An event of theirs is older than the hand-over age (the relay may be sending it
+        already), or an earlier event of theirs is in the relay's hands: older than that
+        age and unpublished (a crashed process's, a failed one's, one left after a slow
+        moment), or the last one this process handed over, not yet sent.
+        """
+        now = time.monotonic()
+        late = {e.user_id for e in batch if self._hand_over_at.pop(e.id, now) < now}
+        if isinstance(self.publisher, OutboxOnly):
+            return late  # with no bus every event is the relay's: no order to keep here
+        cutoff = self._clock.now() - self._hand_over_after
+        firsts: dict[UUID, int] = {}
+        for event in batch:
+            if event.user_id not in late:
+                firsts.setdefault(event.user_id, event.seq)
         try:
-            await outbox.mark_published(self._database, list(taken), self._clock.now())
+            relays = await self._relays_oldest(cutoff)
+            handed = {u: self._handed[u] for u in firsts if u in self._handed}
+            waiting = await outbox.still_unpublished(self._database, handed) if handed else set()
+            for user_id in handed.keys() - waiting:
+                # The relay has sent what this process left it, and (in order) all before.
+                del self._handed[user_id]
+                relays.pop(user_id, None)
+            late |= waiting
+            late |= {u for u, first in firsts.items() if relays.get(u, first) < first}
+        except Exception:
+            log.exception("could not check for events in the relay's hands")
+        return late
+
+    async def _relays_oldest(self, cutoff: datetime) -> dict[UUID, int]:
+        """`outbox.relays_oldest`, read at most once a second: one query per batch would
+        cost the lanes a round trip each for what is empty unless something went wrong.
+        A straggler is thus seen up to a second late (see the module's docstring)."""
+        if time.monotonic() - self._relays_oldest_read >= 1.0:
+            self._relays_oldest_read = time.monotonic()
+            self._relays_oldest_cache = await outbox.relays_oldest(self._database, cutoff)
+        return self._relays_oldest_cache
+
+    async def _mark(self, taken: set[UUID], count: int) -> None:
+        try:
+            if taken:
+                await outbox.mark_published(self._database, list(taken), self._clock.now())
         except Exception:
             # The events went out; the relay will send them again and consumers drop repeats.
             log.exception("could not mark events published", extra={"events": len(taken)})
+        finally:
+            self._unsent -= count
+            if self._unsent == 0 and self._settled is not None:
+                self._settled.set()
+                self._settled.clear()

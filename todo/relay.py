@@ -3,7 +3,9 @@
 Events stay in the outbox until the bus takes them (sidecar down, process stopped before
 publishing, a dead letter replayed). The tick calls `relay_outbox`; an advisory lock lets
 one relay run at a time, so two ticks never send the same batch twice, and each batch is
-sent in per-user sequence order.
+sent in per-user sequence order. It takes only events older than RELAY_AFTER_SECONDS; the
+after-commit publisher hands over at half that age, so a slow moment never has both paths
+sending the same events.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ async def relay_outbox(
             pending = sorted(
                 (outbox.event_from_row(r) for r in rows), key=lambda e: (e.user_id, e.seq)
             )
-            taken = list(await publisher.relay(pending)) if pending else []
+            taken = list(await publisher.publish(pending)) if pending else []
             if taken:
                 await conn.execute(outbox.MARK_PUBLISHED, outbox.text_ids(taken), now)
         relayed += len(taken)

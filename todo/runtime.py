@@ -7,6 +7,7 @@ nothing. `todo dev` and the tests call `configure()` to wire their own parts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from todo.clock import Clock, SystemClock
@@ -24,7 +25,13 @@ class Runtime:
     outgoing: AfterCommit = field(init=False)
 
     def __post_init__(self) -> None:
-        self.outgoing = AfterCommit(self.publisher, self.database, self.clock)
+        self.outgoing = AfterCommit(
+            self.publisher,
+            self.database,
+            self.clock,
+            lanes=self.settings.publish_concurrency,
+            hand_over_after=timedelta(seconds=self.settings.relay_after_seconds / 2),
+        )
 
     async def close(self) -> None:
         await self.outgoing.close()

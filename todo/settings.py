@@ -53,7 +53,14 @@ class Settings:
     app_api_token: str | None = None
     pubsub_name: str = "pubsub"
     publish_timeout_seconds: float = 2.0
-    # The relay leaves younger events to the after-commit publisher.
+    # Lanes publishing side by side after commit (a user always goes by the same lane, so
+    # their events stay in order). Batches grow when a lane falls behind, so few lanes
+    # keep up: bench/publish.py at ~200 creates/s had lag p99 0.33-0.49 s with 1-2 lanes,
+    # 0.54-1.1 s with 4 and ~1 s with 8 (each lane's requests cost the function CPU). Two,
+    # so one slow answer from the broker does not stall every user.
+    publish_concurrency: int = 2
+    # The relay leaves younger events to the after-commit publisher, which hands over to
+    # the relay what it could not send within half this time (so the two never race).
     relay_after_seconds: float = 10.0
     # The name of the Dapr cron input binding that fires the tick (its route is /<name>).
     tick_binding: str = "tick"

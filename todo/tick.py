@@ -7,6 +7,7 @@ never holds many locks for long.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 
@@ -14,6 +15,8 @@ from todo import metrics, reminders
 from todo.relay import backlog, relay_outbox
 from todo.runtime import runtime
 from todo.unit_of_work import unit_of_work
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,11 @@ async def run_tick(batch: int = 500, max_batches: int = 100) -> TickResult:
         older_than=timedelta(seconds=rt.settings.relay_after_seconds),
     )
     left = await backlog(rt.database, now)
+    if relayed:
+        log.info(
+            "relayed events from the outbox",
+            extra={"relayed": relayed, "backlog": left.unpublished},
+        )
     m = metrics.instruments()
     m.reminders_delivered.inc(delivered)
     m.outbox_backlog.set(left.unpublished)

@@ -13,6 +13,7 @@ from uuid import UUID
 from todo import context, outbox
 from todo.db import Connection
 from todo.events import Event
+from todo.publishing import Reservation
 from todo.runtime import runtime
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ class UnitOfWork:
     conn: Connection
     now: datetime
     source: str
-    events: list[Event] = field(default_factory=list)
+    reservation: Reservation
     after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def emit(self, user_id: UUID, type: str, subject: str, data: dict[str, Any]) -> Event:
@@ -32,21 +33,31 @@ class UnitOfWork:
         return event
 
     async def emit_many(self, drafts: Sequence[outbox.Draft]) -> list[Event]:
-        """Many events in one statement, numbered in the order given."""
+        """Many events in one statement, numbered in the order given.
+
+        They take their place in the publisher's line now, while this transaction still
+        holds the users' counter rows: so a later change of the same user, which can only
+        append after this one commits, is never published before it."""
         appended = await outbox.append_events(self.conn, drafts, source=self.source, now=self.now)
-        self.events.extend(appended)
+        self.reservation.add(appended)
         return appended
 
 
 @asynccontextmanager
 async def unit_of_work() -> AsyncIterator[UnitOfWork]:
     rt = runtime()
-    async with rt.database.transaction() as conn:
-        function = context.function.get() or rt.settings.function_name
-        work = UnitOfWork(conn, rt.clock.now(), f"/functions/{function}")
-        yield work
-    if work.events:
-        rt.outgoing.submit(work.events)
+    reservation = rt.outgoing.reservation()
+    try:
+        async with rt.database.transaction() as conn:
+            function = context.function.get() or rt.settings.function_name
+            work = UnitOfWork(conn, rt.clock.now(), f"/functions/{function}", reservation)
+            yield work
+    except BaseException:
+        # Rolled back, or the commit's outcome is unknown: if it did commit, the relay
+        # sends the events.
+        reservation.discard()
+        raise
+    reservation.commit()
     for callback in work.after_commit:
         try:
             await callback()

@@ -1,0 +1,282 @@
+"""The after-commit publisher: each user's events leave in sequence order, whatever order
+their transactions' coroutines reach the publisher in; lanes run side by side; what the
+publisher could not send in time is the relay's alone; a stopping process sends what it
+holds.
+
+Real Postgres throughout; the bus is a recording stand-in for the Publisher protocol, and
+respx only checks the shape of the requests the Dapr publisher makes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+import pytest
+import respx
+
+from tests.conftest import START, Account, rewire
+from todo.clock import ManualClock
+from todo.dapr import DaprPublisher
+from todo.db import Connection, Database
+from todo.events import REMINDER_SCHEDULED, TASK_CREATED, Event, topic_of
+from todo.runtime import Runtime
+from todo.unit_of_work import unit_of_work
+from todo_cli.dev import Stack
+
+
+class Recording:
+    """A bus that takes everything, in the order it is handed over; a user's events can
+    be held at the door until the test lets them through."""
+
+    def __init__(self) -> None:
+        self.sent: list[Event] = []
+        self.doors: dict[UUID, asyncio.Event] = {}
+        self._arrived = asyncio.Condition()
+
+    async def publish(self, events: Sequence[Event]) -> Sequence[UUID]:
+        for user_id in {e.user_id for e in events}:
+            if user_id in self.doors:
+                await self.doors[user_id].wait()
+        async with self._arrived:
+            self.sent += events
+            self._arrived.notify_all()
+        return [e.id for e in events]
+
+    async def until(self, done: Callable[[], bool]) -> None:
+        async with self._arrived:
+            await asyncio.wait_for(self._arrived.wait_for(done), 10)
+
+    def subjects(self, user_id: UUID) -> list[str]:
+        return [e.subject for e in self.sent if e.user_id == user_id]
+
+    async def close(self) -> None:
+        return None
+
+
+class PauseAfterFirstCommit:
+    """The real database; the first transaction's caller resumes after its commit only
+    when let go: the moment in which the user's next change can commit and reach the
+    publisher first."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self.committed = asyncio.Event()
+        self.go_on = asyncio.Event()
+        self._first = True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._database, name)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        first, self._first = self._first, False
+        async with self._database.transaction() as conn:
+            yield conn
+        if first:
+            self.committed.set()
+            await self.go_on.wait()
+
+
+async def change(user: Account, subject: str) -> None:
+    async with unit_of_work() as work:
+        await work.emit(user.id, TASK_CREATED, subject, {"title": subject})
+
+
+async def published(rt: Runtime) -> dict[str, bool]:
+    async with rt.database.transaction() as conn:
+        rows = await conn.fetch("select subject, published_at from events order by subject")
+    return {r["subject"]: r["published_at"] is not None for r in rows}
+
+
+async def test_a_change_that_commits_first_waits_for_the_users_earlier_change(
+    rt: Runtime, alice: Account
+) -> None:
+    database = PauseAfterFirstCommit(rt.database)
+    bus = Recording()
+    wired = rewire(rt, publisher=bus, database=database)
+    first = asyncio.create_task(change(alice, "first"))
+    await database.committed.wait()
+    # The first change has committed; its coroutine has not yet reached the publisher.
+    await change(alice, "second")
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert bus.sent == []
+
+    database.go_on.set()
+    await first
+    await wired.outgoing.drain()
+    assert [(e.subject, e.seq) for e in bus.sent] == [("first", 1), ("second", 2)]
+    assert await published(rt) == {"first": True, "second": True}
+
+
+async def test_a_rolled_back_change_holds_up_nothing(rt: Runtime, alice: Account) -> None:
+    bus = Recording()
+    wired = rewire(rt, publisher=bus)
+
+    async def failing_change() -> None:
+        async with unit_of_work() as work:
+            await work.emit(alice.id, TASK_CREATED, "rolled back", {})
+            raise RuntimeError("a later step failed")
+
+    with pytest.raises(RuntimeError):
+        await failing_change()
+    await change(alice, "kept")
+    await wired.outgoing.drain()
+    assert [(e.subject, e.seq) for e in bus.sent] == [("kept", 1)]
+    assert await published(rt) == {"kept": True}
+
+
+async def test_a_slow_user_holds_up_only_their_own_lane(
+    rt: Runtime, alice: Account, bob: Account
+) -> None:
+    lanes = next(n for n in range(2, 64) if alice.id.int % n != bob.id.int % n)
+    bus = Recording()
+    bus.doors[alice.id] = asyncio.Event()
+    wired = rewire(rt, publisher=bus, publish_concurrency=lanes)
+    for i in range(3):
+        await change(alice, f"alice {i}")
+        await change(bob, f"bob {i}")
+
+    await bus.until(lambda: len(bus.subjects(bob.id)) == 3)
+    assert bus.subjects(alice.id) == []
+    bus.doors[alice.id].set()
+    await wired.outgoing.drain()
+    assert bus.subjects(alice.id) == ["alice 0", "alice 1", "alice 2"]
+    assert bus.subjects(bob.id) == ["bob 0", "bob 1", "bob 2"]
+
+
+async def test_an_event_the_publisher_could_not_send_in_time_goes_by_the_relay_once(
+    rt: Runtime, alice: Account, stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert isinstance(rt.clock, ManualClock)
+    bus = Recording()
+    wired = rewire(rt, publisher=bus)
+    async with unit_of_work() as work:
+        await work.emit(alice.id, TASK_CREATED, "late", {})
+        # A slow transaction: at commit the event is past the hand-over age already.
+        rt.clock.advance(timedelta(seconds=rt.settings.relay_after_seconds / 2 + 1))
+    await wired.outgoing.drain()
+    assert bus.sent == []
+    assert await published(rt) == {"late": False}
+
+    rt.clock.advance(timedelta(seconds=rt.settings.relay_after_seconds / 2))
+    with caplog.at_level(logging.INFO, logger="todo.tick"):
+        status, body = await stack.tick()
+    assert status == 200
+    assert json.loads(body)["relayed"] == 1
+    assert [e.subject for e in bus.sent] == ["late"]
+    assert await published(rt) == {"late": True}
+    (record,) = [r for r in caplog.records if r.name == "todo.tick"]
+    assert (record.levelno, record.getMessage(), record.__dict__["relayed"]) == (
+        logging.INFO,
+        "relayed events from the outbox",
+        1,
+    )
+
+
+async def test_after_a_crash_a_users_new_events_wait_for_the_relay_to_send_the_old_ones(
+    rt: Runtime, alice: Account, bob: Account, stack: Stack
+) -> None:
+    assert isinstance(rt.clock, ManualClock)
+    rewire(rt, publisher=OutboxOnlyBus())  # a process that dies before publishing
+    await change(alice, "left by the crash")
+    rt.clock.advance(timedelta(seconds=rt.settings.relay_after_seconds / 2 + 1))
+    bus = Recording()
+    wired = rewire(rt, publisher=bus)
+    await change(alice, "after the crash")
+    await change(bob, "unaffected")
+    await wired.outgoing.drain()
+    assert [e.subject for e in bus.sent] == ["unaffected"]
+
+    rt.clock.advance(timedelta(seconds=rt.settings.relay_after_seconds))
+    await stack.tick()
+    assert bus.subjects(alice.id) == ["left by the crash", "after the crash"]
+    # Once the relay has sent what this process left it, the user's events go directly.
+    await change(alice, "later")
+    await wired.outgoing.drain()
+    assert bus.subjects(alice.id) == ["left by the crash", "after the crash", "later"]
+    assert set((await published(rt)).values()) == {True}
+
+
+class OutboxOnlyBus:
+    async def publish(self, events: Sequence[Event]) -> Sequence[UUID]:
+        return []
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_closing_publishes_what_the_lanes_still_hold(rt: Runtime, alice: Account) -> None:
+    bus = Recording()
+    wired = rewire(rt, publisher=bus)
+    for i in range(3):
+        await change(alice, f"task {i}")
+    await wired.outgoing.close()
+    assert bus.subjects(alice.id) == ["task 0", "task 1", "task 2"]
+    assert await published(rt) == {"task 0": True, "task 1": True, "task 2": True}
+
+
+def event(user_id: UUID, seq: int, type: str = TASK_CREATED) -> Event:
+    return Event(
+        uuid4(), user_id, seq, type, "/functions/tests", f"s{seq}", topic_of(type), {}, START
+    )
+
+
+SIDECAR = "http://127.0.0.1:3500"
+
+
+def bulk(topic: str) -> str:
+    return f"{SIDECAR}/v1.0-alpha1/publish/bulk/pubsub/{topic}"
+
+
+async def test_a_bulk_request_never_holds_two_events_of_one_user(rt: Runtime) -> None:
+    """Dapr keeps no order among one request's entries, so a user's second event waits
+    for the answer to the request holding their first."""
+    alice, bob = uuid4(), uuid4()
+    events = [
+        event(alice, 1),
+        event(bob, 1),
+        event(alice, 2, REMINDER_SCHEDULED),
+        event(alice, 3),
+        event(bob, 2),
+    ]
+    publisher = DaprPublisher(rt.settings.with_changes(dapr_http_port=3500))
+    with respx.mock() as mock:
+        tasks = mock.post(bulk("task.events")).mock(return_value=httpx.Response(204))
+        reminders = mock.post(bulk("reminder.events")).mock(return_value=httpx.Response(204))
+        taken = await publisher.publish(events)
+    await publisher.close()
+    assert set(taken) == {e.id for e in events}
+
+    requests = [
+        [(e["event"]["userid"], e["event"]["sequence"]) for e in json.loads(c.request.content)]
+        for c in mock.calls
+    ]
+    assert all(len({user for user, _ in r}) == len(r) for r in requests)
+    for user in (alice, bob):
+        seqs = [seq for r in requests for who, seq in r if who == str(user)]
+        assert seqs == sorted(seqs) == [1, 2, 3][: len(seqs)]
+    assert (tasks.call_count, reminders.call_count) == (3, 1)
+
+
+async def test_a_publish_that_times_out_says_so_with_its_topic_and_count(
+    rt: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    alice = uuid4()
+    publisher = DaprPublisher(rt.settings.with_changes(dapr_http_port=3500))
+    with respx.mock() as mock, caplog.at_level(logging.WARNING, logger="todo.dapr"):
+        mock.post(bulk("task.events")).mock(side_effect=httpx.ReadTimeout("slow sidecar"))
+        taken = await publisher.publish([event(alice, 1), event(alice, 2)])
+    await publisher.close()
+    assert taken == []
+    (record,) = caplog.records
+    assert record.getMessage() == "bulk publish to dapr timed out"
+    assert (record.__dict__["topic"], record.__dict__["events"]) == ("task.events", 1)
