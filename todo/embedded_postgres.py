@@ -8,6 +8,7 @@ root, so as root it creates a system user `embedded_postgres` and runs the serve
 
 from __future__ import annotations
 
+import logging
 import warnings
 from importlib.metadata import version
 from pathlib import Path
@@ -33,6 +34,9 @@ def start(data_dir: Path) -> PostgresServer:
             "The embedded Postgres needs the 'local' extra: pip install -e '.[local]'. "
             "Or set DATABASE_URL to a Postgres you run."
         ) from exc
+    # It logs every initdb and pg_ctl run at INFO (five lines on each Ctrl-C of `todo dev`);
+    # a failure still comes at ERROR, with the server's log.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     data_dir.mkdir(parents=True, exist_ok=True)
     refuse_other_major_version(data_dir)
     return embedded_postgres.get_server(data_dir.resolve(), cleanup_mode="stop")
