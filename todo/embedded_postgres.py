@@ -3,7 +3,9 @@ the tests: the one module that knows which package provides it.
 
 The package runs initdb on an empty folder and `pg_ctl start` on an initialized one, listening
 on a Unix socket in the folder only (no TCP port to collide with). Postgres refuses to run as
-root, so as root it creates a system user `embedded_postgres` and runs the server as that user.
+root, so as root it creates a system user `embedded_postgres`, runs the server as that user, and
+opens every folder above the data folder and its binaries to others (o+rx) so that user can
+reach them.
 """
 
 from __future__ import annotations
