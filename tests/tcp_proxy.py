@@ -38,13 +38,16 @@ class FlakyProxy:
 
     async def down(self) -> None:
         """Refuse new connections and cut the open ones, as a database restart would."""
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        # Cut before waiting: since Python 3.12.1 wait_closed() waits for every connection the
+        # server accepted to close, and these would stay open.
         for writer in list(self._writers):
             writer.close()
         self._writers.clear()
+        if server is not None:
+            await server.wait_closed()
 
     async def up(self) -> None:
         await self.start()

