@@ -178,6 +178,19 @@ def _sign(
             id="permissions-not-list",
         ),
         pytest.param(lambda rt, a: "not.a.jwt", id="garbage"),
+        pytest.param(
+            lambda rt, a: _sign(rt, _claims(rt, a, exp=str(_claims(rt, a)["exp"]))),
+            id="exp-a-string",
+        ),
+        pytest.param(
+            lambda rt, a: _sign(rt, _claims(rt, a, iat=str(_claims(rt, a)["iat"]))),
+            id="iat-a-string",
+        ),
+        pytest.param(
+            lambda rt, a: _sign(rt, _claims(rt, a, nbf=str(_claims(rt, a)["iat"]))),
+            id="nbf-a-string",
+        ),
+        pytest.param(lambda rt, a: _sign(rt, _claims(rt, a, iat=True)), id="iat-a-boolean"),
     ],
 )
 async def test_a_bad_token_is_401(
@@ -207,6 +220,36 @@ async def test_missing_or_malformed_authorization_is_401(
     headers = {"authorization": header} if header is not None else {}
     response = await client.get("/api/tasks", headers=headers)
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "Bearer  {token}",
+        "Bearer\t{token}",
+        "Bearer {token} ",
+        "Bearer {token} extra",
+        "Bearer {token},Basic dXNlcjpwYXNz",
+        "Bearer={token}",
+        "Token {token}",
+        "",
+    ],
+)
+async def test_only_one_spelling_of_the_bearer_header_is_taken(
+    client: httpx.AsyncClient, alice: Account, form: str
+) -> None:
+    headers = {"authorization": form.format(token=alice.token)}
+    response = await client.get("/api/tasks", headers=headers)
+    assert response.status_code == 401
+    assert "Authorization: Bearer <token>" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER"])
+async def test_the_bearer_scheme_is_case_insensitive(
+    client: httpx.AsyncClient, alice: Account, scheme: str
+) -> None:
+    headers = {"authorization": f"{scheme} {alice.token}"}
+    assert (await client.get("/api/tasks", headers=headers)).status_code == 200
 
 
 async def test_a_read_only_token_reads_but_cannot_write(

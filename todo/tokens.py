@@ -13,6 +13,8 @@ from todo.errors import Forbidden, NotAuthenticated, NotConfigured
 from todo.settings import Settings
 
 REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss", "aud"]
+# RFC 7519 makes these NumericDate values: JSON numbers, never strings.
+DATE_CLAIMS = ("exp", "iat", "nbf")
 # HMAC only: the functions both issue and check tokens with one shared secret.
 ALLOWED_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 LEEWAY = timedelta(seconds=30)
@@ -89,6 +91,9 @@ def _verify_signed(
         )
     except jwt.PyJWTError as exc:
         raise NotAuthenticated(f"invalid token: {exc}") from exc
+    for name in DATE_CLAIMS:
+        if name in claims and not _is_number(claims[name]):
+            raise NotAuthenticated(f"invalid token claims: {name} must be a number")
     try:
         principal = Principal(
             user_id=UUID(str(claims["sub"])),
@@ -118,6 +123,10 @@ def verify_token(settings: Settings, token: str, now: datetime) -> Principal:
     if verified.issued_at > now + LEEWAY:
         raise NotAuthenticated("token issued in the future")
     return verified.principal
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _strings(value: object) -> list[str]:
