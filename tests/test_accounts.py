@@ -274,6 +274,24 @@ async def test_a_read_only_token_reads_but_cannot_write(
         assert response.json()["type"] == "/problems/forbidden"
 
 
+async def test_me_needs_tasks_read_to_read_and_tasks_write_to_change(
+    client: httpx.AsyncClient, rt: Runtime, alice: Account
+) -> None:
+    def bearer(permissions: list[str]) -> dict[str, str]:
+        token = issue_token(rt.settings, alice.id, ["user"], permissions, rt.clock.now())
+        return {"authorization": f"Bearer {token}"}
+
+    patch = {"timezone": "Europe/Paris"}
+    no_permission = await client.get("/api/auth/me", headers=bearer([]))
+    assert no_permission.status_code == 403
+    assert "tasks:read" in no_permission.json()["detail"]
+    read_only = await client.patch("/api/auth/me", json=patch, headers=bearer(["tasks:read"]))
+    assert read_only.status_code == 403
+    assert "tasks:write" in read_only.json()["detail"]
+    assert (await client.get("/api/auth/me", headers=bearer(["tasks:read"]))).status_code == 200
+    assert (await client.get("/api/auth/me", headers=alice.headers)).json()["timezone"] == "UTC"
+
+
 async def test_two_users_get_separate_accounts(
     make_user: MakeUser, client: httpx.AsyncClient
 ) -> None:

@@ -121,3 +121,26 @@ async def test_a_path_with_a_control_character_is_a_problem_404(
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["type"] == "/problems/not-found"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({"x-padding": "a" * 16 * 1024}, id="one-big-header"),
+        pytest.param({f"x-h{i}": "1" for i in range(101)}, id="too-many-headers"),
+    ],
+)
+async def test_oversized_headers_are_431_before_anything_else(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    # Not even a token is needed to be told: the size is checked before routing.
+    response = await client.post("/api/tasks", json={"title": "x"}, headers=headers)
+    assert response.status_code == 431
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == "/problems/headers-too-large"
+
+
+async def test_headers_within_the_limits_pass(client: httpx.AsyncClient, alice: Account) -> None:
+    headers = {**alice.headers, "x-padding": "a" * 15 * 1024}
+    headers |= {f"x-h{i}": "1" for i in range(80)}
+    assert (await client.get("/api/tasks", headers=headers)).status_code == 200

@@ -43,6 +43,10 @@ class BodyTooLarge(TodoError):
     pass
 
 
+class HeadersTooLarge(TodoError):
+    pass
+
+
 class NotAuthenticated(TodoError):
     pass
 

@@ -179,7 +179,9 @@ def _operation(function: str, route: Route, refs: dict[Any, Any]) -> dict[str, A
         responses["413"] = _problem("Body over 1 MiB")
         responses["415"] = _problem("Not JSON")
     if not route.public:
-        responses["401"] = _problem("Missing, invalid or expired token")
+        responses["401"] = _problem(
+            "Missing, invalid or expired token, or its account no longer exists"
+        )
         operation["security"] = [{"bearer": []}]
     if route.permission:
         responses["403"] = _problem(f"The token lacks {route.permission}")
@@ -191,6 +193,7 @@ def _operation(function: str, route: Route, refs: dict[Any, Any]) -> dict[str, A
         responses["412"] = _problem("If-Match names an outdated version")
     if route.body is not None or route.query is not None or "{" in route.path:
         responses["422"] = _problem("Invalid fields, each named")
+    responses["431"] = _problem("Request headers over the limit")
     responses["503"] = _problem("Database unavailable; retry")
     operation["responses"] = responses
     return operation

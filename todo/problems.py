@@ -27,6 +27,7 @@ KINDS: dict[type[errors.TodoError], Kind] = {
     errors.MalformedBody: Kind(400, "malformed-body", "Malformed request body"),
     errors.UnsupportedMediaType: Kind(415, "unsupported-media-type", "Unsupported media type"),
     errors.BodyTooLarge: Kind(413, "body-too-large", "Request body too large"),
+    errors.HeadersTooLarge: Kind(431, "headers-too-large", "Request headers too large"),
     errors.NotAuthenticated: Kind(401, "unauthenticated", "Authentication required"),
     errors.Forbidden: Kind(403, "forbidden", "Permission denied"),
     errors.NotFound: Kind(404, "not-found", "Not found"),

@@ -42,6 +42,9 @@ class Settings:
     login_lockout_seconds: int = 30
 
     max_body_bytes: int = MIB
+    # Request headers, all names and values together, and how many: past either, 431.
+    max_header_bytes: int = 16 * 1024
+    max_header_count: int = 100
 
     # Dapr sidecar. DAPR_HTTP_ENDPOINT wins over DAPR_HTTP_PORT; neither set means
     # there is no sidecar and events go to the in-process bus.

@@ -42,6 +42,7 @@ from todo.errors import (
     BodyTooLarge,
     FieldError,
     Forbidden,
+    HeadersTooLarge,
     InvalidInput,
     MalformedBody,
     NotAuthenticated,
@@ -195,6 +196,7 @@ class FunctionApi:
         route: Route | None = None
         path: str = request.scope["path"]  # what routing matches on, as Starlette does
         try:
+            check_header_size(request)
             route, params = self.router.match(request.method, path)
             response = await self._serve(request, route, params)
         except Exception as exc:
@@ -276,6 +278,19 @@ def principal_or_fail(principal: Principal | None) -> Principal:
     if principal is None:
         raise NotAuthenticated("this route needs a bearer token")
     return principal
+
+
+def check_header_size(request: Request) -> None:
+    """Bound what one request's headers may hold, before anything reads them."""
+    settings = runtime().settings
+    headers: list[tuple[bytes, bytes]] = request.scope["headers"]
+    if len(headers) > settings.max_header_count:
+        raise HeadersTooLarge(f"{len(headers)} headers; the limit is {settings.max_header_count}")
+    size = sum(len(name) + len(value) for name, value in headers)
+    if size > settings.max_header_bytes:
+        raise HeadersTooLarge(
+            f"the headers hold {size} bytes; the limit is {settings.max_header_bytes}"
+        )
 
 
 def _request_id(request: Request) -> str:

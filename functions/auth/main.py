@@ -61,13 +61,19 @@ async def login(call: Call, body: Login) -> Response:
     return json_response(_token(outcome.user))
 
 
-@api.get("/api/auth/me", summary="The signed-in account", response=User)
+@api.get("/api/auth/me", summary="The signed-in account", permission="tasks:read", response=User)
 async def me(call: Call) -> Response:
     async with runtime().database.transaction() as conn:
         return json_response(await accounts.get_user(conn, call.user.user_id))
 
 
-@api.patch("/api/auth/me", summary="Change the account's time zone", body=UserPatch, response=User)
+@api.patch(
+    "/api/auth/me",
+    summary="Change the account's time zone",
+    permission="tasks:write",
+    body=UserPatch,
+    response=User,
+)
 async def update_me(call: Call, body: UserPatch) -> Response:
     rt = runtime()
     async with rt.database.transaction() as conn:
