@@ -29,7 +29,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from realtime import protocol
 from realtime.hub import Connection, Hub, Resume
-from todo.errors import NotAuthenticated
+from todo.confirmed_accounts import confirm_now
+from todo.errors import AccountGone, NotAuthenticated
 from todo.event_routes import read_event
 from todo.incoming import IncomingEvent
 from todo.runtime import runtime
@@ -38,6 +39,7 @@ from todo.web import Call, FunctionApi, acknowledge
 
 log = logging.getLogger(__name__)
 api = FunctionApi("realtime")
+READ = "tasks:read"  # what the feed needs, as GET /api/sync does
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
 
 
@@ -87,12 +89,18 @@ async def _authenticate(websocket: WebSocket) -> Principal | None:
     else:
         await websocket.accept()
         token = await _first_message_token(websocket)
+    reason = "authentication failed"
     if token is not None:
         try:
-            return verify_token(rt.settings, token, rt.clock.now())
+            principal = verify_token(rt.settings, token, rt.clock.now())
+            # Asked once per socket, not remembered: a socket lives long, and opens rarely.
+            await confirm_now(rt.database, principal.user_id)
+            return principal
+        except AccountGone as exc:
+            reason = exc.detail
         except NotAuthenticated:
             pass
-    await websocket.close(protocol.CLOSE_UNAUTHENTICATED, "authentication failed")
+    await websocket.close(protocol.CLOSE_UNAUTHENTICATED, reason)
     return None
 
 
@@ -128,6 +136,9 @@ def _since(websocket: WebSocket) -> int | None:
 async def session(websocket: WebSocket) -> None:
     principal = await _authenticate(websocket)
     if principal is None:
+        return
+    if READ not in principal.permissions:
+        await websocket.close(protocol.CLOSE_FORBIDDEN, f"the token lacks {READ}")
         return
     wanted = websocket.path_params.get("user_id")
     if wanted is not None and wanted != str(principal.user_id):

@@ -204,14 +204,21 @@ class Hub:
         self._expiries: list[tuple[datetime, int, Connection]] = []
         self._order = itertools.count()
         self._timers: asyncio.Task[None] | None = None
+        # When the timers next wake, and how a connection that expires sooner wakes them.
+        self._wake_at: datetime | None = None
+        self._rescheduled: asyncio.Event | None = None
         self._closing: set[asyncio.Task[None]] = set()
 
     def join(self, connection: Connection) -> None:
         self._by_user[connection.user_id].add(connection)
         if connection.expires_at is not None:
             heapq.heappush(self._expiries, (connection.expires_at, next(self._order), connection))
+            if self._wake_at is not None and connection.expires_at < self._wake_at:
+                assert self._rescheduled is not None
+                self._rescheduled.set()
         metrics.instruments().ws_connections.inc()
         if self._timers is None or self._timers.done():
+            self._rescheduled = asyncio.Event()  # of this loop: tests run the hub in several
             self._timers = asyncio.create_task(self._run_timers(), name="ws:timers")
 
     def leave(self, connection: Connection) -> None:
@@ -261,12 +268,26 @@ class Hub:
             wake = next_beat
             if self._expiries:
                 wake = min(wake, self._expiries[0][0])
-            await clock.sleep(max((wake - clock.now()).total_seconds(), 0.0))
+            await self._sleep_until(clock, wake)
             now = clock.now()
             self._expire(now)
             if now >= next_beat:
                 self._heartbeat(now)
                 next_beat = now + beat
+
+    async def _sleep_until(self, clock: Clock, wake: datetime) -> None:
+        """Sleep until `wake`, or until a connection that expires before it joins."""
+        assert self._rescheduled is not None
+        self._wake_at = wake
+        self._rescheduled.clear()
+        sleeping = asyncio.ensure_future(clock.sleep(max((wake - clock.now()).total_seconds(), 0)))
+        rescheduled = asyncio.ensure_future(self._rescheduled.wait())
+        try:
+            await asyncio.wait({sleeping, rescheduled}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._wake_at = None
+            sleeping.cancel()
+            rescheduled.cancel()
 
     def _expire(self, now: datetime) -> None:
         while self._expiries and self._expiries[0][0] <= now:

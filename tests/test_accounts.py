@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -13,6 +15,7 @@ from tests.conftest import PASSWORD, Account, MakeUser
 from todo.clock import ManualClock
 from todo.runtime import Runtime
 from todo.tokens import issue_token
+from todo_cli.dev import Stack
 
 
 async def test_register_returns_the_user_and_a_working_token(client: httpx.AsyncClient) -> None:
@@ -299,3 +302,56 @@ async def test_two_users_get_separate_accounts(
     me_one = await client.get("/api/auth/me", headers=one.headers)
     me_two = await client.get("/api/auth/me", headers=two.headers)
     assert me_one.json()["id"] == str(one.id) != me_two.json()["id"]
+
+
+async def _delete_account(rt: Runtime, account: Account) -> None:
+    async with rt.database.transaction() as conn:
+        await conn.execute("delete from users where id = $1", account.id)
+
+
+def _authenticated_routes(stack: Stack) -> list[tuple[str, str]]:
+    """Every route a user's token opens, with its path parameters filled in."""
+    return [
+        (route.method, re.sub(r"{\w+}", str(uuid.uuid4()), route.path))
+        for function in stack.functions.values()
+        for route in function.api.routes
+        if not (route.public or route.sidecar or route.platform)
+    ]
+
+
+def _is_account_gone(response: httpx.Response) -> bool:
+    body = response.json()
+    return (response.status_code, body["type"], body["detail"]) == (
+        401,
+        "/problems/unauthenticated",
+        "the token's account no longer exists",
+    )
+
+
+async def test_a_deleted_account_s_token_is_401_on_every_route_once_the_check_lapses(
+    client: httpx.AsyncClient, rt: Runtime, stack: Stack, alice: Account, clock: ManualClock
+) -> None:
+    assert (await client.get("/api/tasks", headers=alice.headers)).status_code == 200
+    await _delete_account(rt, alice)
+    # The process remembers for ACCOUNT_CHECK_SECONDS that the account existed.
+    assert (await client.get("/api/tasks", headers=alice.headers)).status_code == 200
+    clock.advance(timedelta(seconds=rt.settings.account_check_seconds))
+    routes = _authenticated_routes(stack)
+    assert ("POST", "/api/tasks") in routes
+    assert {"GET", "POST", "PATCH", "DELETE"} <= {method for method, _ in routes}
+    for method, path in routes:
+        response = await client.request(method, path, headers=alice.headers)
+        assert _is_account_gone(response), (method, path, response.text)
+
+
+async def test_creating_a_task_for_a_deleted_account_is_401_at_once(
+    client: httpx.AsyncClient, rt: Runtime, alice: Account
+) -> None:
+    assert (await client.get("/api/tasks", headers=alice.headers)).status_code == 200
+    await _delete_account(rt, alice)
+    created = await client.post("/api/tasks", json={"title": "orphan"}, headers=alice.headers)
+    assert _is_account_gone(created), created.text
+    # And the process stops trusting its remembered confirmation.
+    assert _is_account_gone(await client.get("/api/tasks", headers=alice.headers))
+    async with rt.database.transaction() as conn:
+        assert await conn.fetchval("select count(*) from tasks") == 0

@@ -184,6 +184,47 @@ async def test_a_token_that_expires_closes_the_socket_when_it_expires(
     assert code == 4401
 
 
+async def test_a_socket_closes_at_its_token_expiry_even_when_the_timers_sleep_past_it(
+    ws_url: str, alice: Account, bob: Account, rt: Runtime, clock: ManualClock
+) -> None:
+    # Bob's socket sets the timers sleeping until the first heartbeat, 20 s away; Alice's
+    # token expires 5 s after she joins: her socket must close then, not at the heartbeat.
+    steady = await open_socket(ws_url, bob.token)
+    assert (await receive(steady))["type"] == "sync"
+    short = rt.settings.with_changes(jwt_ttl_seconds=5)
+    ws = await open_socket(ws_url, issue_token(short, alice.id, [], ["tasks:read"], clock.now()))
+    assert (await receive(ws))["type"] == "sync"
+    clock.advance(timedelta(seconds=4))
+    await nothing_pending(ws)
+    clock.advance(timedelta(seconds=1))
+    assert await closed_with(ws) == (4401, [])
+    await nothing_pending(steady)  # no heartbeat came with it: it is not yet due
+    await steady.close()
+
+
+async def test_a_token_without_tasks_read_closes_with_4403_and_nothing_sent(
+    ws_url: str, alice: Account, rt: Runtime
+) -> None:
+    token = issue_token(rt.settings, alice.id, ["user"], ["tasks:write"], rt.clock.now())
+    for via_message in (False, True):
+        ws = await open_socket(ws_url, None if via_message else token)
+        if via_message:
+            await ws.send(json.dumps({"type": "auth", "token": token}))
+        code, received = await closed_with(ws)
+        assert (code, received) == (4403, [])
+        assert ws.close_reason == "the token lacks tasks:read"
+
+
+async def test_a_token_of_a_deleted_account_closes_with_4401(
+    ws_url: str, alice: Account, rt: Runtime
+) -> None:
+    async with rt.database.transaction() as conn:
+        await conn.execute("delete from users where id = $1", alice.id)
+    ws = await open_socket(ws_url, alice.token)
+    assert await closed_with(ws) == (4401, [])
+    assert ws.close_reason == "the token's account no longer exists"
+
+
 async def make_tasks(client: httpx.AsyncClient, account: Account, count: int) -> None:
     for i in range(count):
         response = await client.post("/api/tasks", json={"title": f"t{i}"}, headers=account.headers)

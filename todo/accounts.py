@@ -11,7 +11,7 @@ import asyncpg
 from todo import passwords
 from todo.account_models import Register, User
 from todo.db import Connection
-from todo.errors import EmailTaken, LoginThrottled, NotAuthenticated, NotFound, TodoError
+from todo.errors import AccountGone, EmailTaken, LoginThrottled, NotAuthenticated, TodoError
 from todo.settings import Settings
 
 DEFAULT_ROLES = ["user"]
@@ -97,7 +97,7 @@ def _lock_until(failures: int, now: datetime, settings: Settings) -> datetime | 
 async def get_user(conn: Connection, user_id: UUID) -> User:
     row = await conn.fetchrow(f"select {_USER_COLUMNS} from users where id = $1", user_id)
     if row is None:
-        raise NotFound("the account no longer exists")
+        raise AccountGone()
     return User.model_validate(dict(row))
 
 
@@ -112,5 +112,5 @@ async def set_timezone(conn: Connection, user_id: UUID, timezone: str, now: date
         now,
     )
     if row is None:
-        raise NotFound("the account no longer exists")
+        raise AccountGone()
     return User.model_validate(dict(row))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import asyncpg
 
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     Connection: TypeAlias = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
 else:
     Connection = asyncpg.Connection
+
+_T = TypeVar("_T")
 
 # What a lost or unreachable server looks like from asyncpg. Anything here answers 503,
 # never 500, and the next request gets a fresh connection.
@@ -172,14 +174,22 @@ class Database:
         It must be safe to run twice: a dead connection is replaced and the statement
         sent again, and the first attempt may have reached the server.
         """
+        await self._on_its_own(lambda pool: pool.execute(query, *args))
+
+    async def fetchval(self, query: str, *args: object) -> Any:
+        """One value of one read run on its own (one round trip, no BEGIN/COMMIT), sent
+        again on a fresh connection if the first one was dead."""
+        return await self._on_its_own(lambda pool: pool.fetchval(query, *args))
+
+    async def _on_its_own(self, run: Callable[[asyncpg.Pool], Awaitable[_T]]) -> _T:
         pool = await self.pool()
         for attempt in range(2):
             try:
-                await pool.execute(query, *args)
-                return
+                return await run(pool)
             except DEAD_CONNECTION as exc:
                 if attempt == 1:
                     raise DatabaseUnavailable(str(exc)) from exc
+        raise AssertionError("unreachable")
 
     async def check(self) -> None:
         """Raise DatabaseUnavailable unless a query round-trips."""

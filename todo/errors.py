@@ -51,6 +51,13 @@ class NotAuthenticated(TodoError):
     pass
 
 
+class AccountGone(NotAuthenticated):
+    """A valid token whose account has been deleted since it was issued."""
+
+    def __init__(self) -> None:
+        super().__init__("the token's account no longer exists")
+
+
 class Forbidden(TodoError):
     pass
 

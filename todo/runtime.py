@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from todo.clock import Clock, SystemClock
+from todo.confirmed_accounts import ConfirmedAccounts
 from todo.db import Database
 from todo.publishing import AfterCommit, OutboxOnly, Publisher
 from todo.settings import Settings
@@ -23,6 +24,7 @@ class Runtime:
     database: Database
     publisher: Publisher
     outgoing: AfterCommit = field(init=False)
+    accounts: ConfirmedAccounts = field(init=False)
 
     def __post_init__(self) -> None:
         self.outgoing = AfterCommit(
@@ -31,6 +33,9 @@ class Runtime:
             self.clock,
             lanes=self.settings.publish_concurrency,
             hand_over_after=timedelta(seconds=self.settings.relay_after_seconds / 2),
+        )
+        self.accounts = ConfirmedAccounts(
+            self.database, self.clock, self.settings.account_check_seconds
         )
 
     async def close(self) -> None:

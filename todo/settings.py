@@ -35,6 +35,8 @@ class Settings:
     jwt_issuer: str = "todo"
     jwt_audience: str = "todo-api"
     jwt_ttl_seconds: int = 3600
+    # How long a process trusts that a token's account still exists before asking again.
+    account_check_seconds: float = 30.0
 
     # Login throttling: after this many failures in a row the account is locked for
     # `login_lockout_seconds`, doubling with every further failure (capped at one hour).

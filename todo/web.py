@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 from uuid import UUID
 
+import asyncpg
 from cloudevents.http import CloudEvent
 from pydantic import BaseModel, ValidationError
 from starlette.background import BackgroundTask
@@ -38,7 +39,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from todo import context, json_input, logs, metrics
+from todo.confirmed_accounts import refers_to_a_missing_user
 from todo.errors import (
+    AccountGone,
     BodyTooLarge,
     FieldError,
     Forbidden,
@@ -218,7 +221,7 @@ class FunctionApi:
         if route.cloudevent and is_cloudevent(request):
             # The event names its user; read it before deciding who is calling.
             event = parse_cloudevent(request, await read_body(request, limit), route.cloudevent)
-        principal = authenticate(request, route, event)
+        principal = await authenticate(request, route, event)
         if route.permission:
             principal_or_fail(principal).require(route.permission)
         kwargs: dict[str, Any] = {}
@@ -231,7 +234,14 @@ class FunctionApi:
             )
         if route.query is not None:
             kwargs["query"] = validate_query(route.query, request)
-        return await route.endpoint(Call(request, route, params, principal, event), **kwargs)
+        try:
+            return await route.endpoint(Call(request, route, params, principal, event), **kwargs)
+        except asyncpg.ForeignKeyViolationError as exc:
+            # Deleted since its confirmation was last remembered: no need to wait it out.
+            if principal is None or not refers_to_a_missing_user(exc):
+                raise
+            runtime().accounts.forget(principal.user_id)
+            raise AccountGone() from exc
 
 
 class Observation(NamedTuple):
@@ -304,8 +314,11 @@ def _request_id(request: Request) -> str:
 # Authentication ---------------------------------------------------------------------------
 
 
-def authenticate(request: Request, route: Route, event: CloudEvent | None) -> Principal | None:
-    """The caller: a user's bearer token, or the Dapr sidecar delivering an event for a user."""
+async def authenticate(
+    request: Request, route: Route, event: CloudEvent | None
+) -> Principal | None:
+    """The caller: a user's bearer token (of an account that still exists), or the Dapr
+    sidecar delivering an event for a user."""
     rt = runtime()
     if route.sidecar:
         # Without APP_API_TOKEN the route relies on being reachable only in the cluster.
@@ -320,6 +333,7 @@ def authenticate(request: Request, route: Route, event: CloudEvent | None) -> Pr
         principal = verify_token(rt.settings, credentials[1], rt.clock.now())
         if event is not None and event.get("userid") not in (None, str(principal.user_id)):
             raise Forbidden("the event's userid is not the token's subject")
+        await rt.accounts.confirm(principal.user_id)
         return principal
     if event is not None and _is_sidecar(request):
         return _service_principal(event, route)
