@@ -11,7 +11,7 @@ import httpx
 import jwt
 import pytest
 
-from tests.conftest import PASSWORD, Account, MakeUser
+from tests.conftest import PASSWORD, Account, MakeUser, rewire
 from todo.clock import ManualClock
 from todo.runtime import Runtime
 from todo.tokens import issue_token
@@ -89,7 +89,7 @@ async def test_login_gives_a_token_for_the_right_password_only(
     assert wrong.json()["detail"] == unknown.json()["detail"]
 
 
-async def test_repeated_failures_lock_the_account_with_growing_waits(
+async def test_repeated_failures_lock_the_email_from_that_address_with_growing_waits(
     client: httpx.AsyncClient, alice: Account, clock: ManualClock
 ) -> None:
     bad = {"email": alice.email, "password": "wrong password"}
@@ -115,6 +115,74 @@ async def test_repeated_failures_lock_the_account_with_growing_waits(
     for _ in range(4):
         assert (await client.post("/api/auth/login", json=bad)).status_code == 401
     assert (await client.post("/api/auth/login", json=good)).status_code == 200
+
+
+def _from(address: str) -> dict[str, str]:
+    return {"x-real-ip": address}
+
+
+async def test_failures_from_another_address_do_not_lock_the_victim_out(
+    client: httpx.AsyncClient, rt: Runtime, alice: Account
+) -> None:
+    rewire(rt, client_address_header="x-real-ip")
+    bad = {"email": alice.email, "password": "wrong password"}
+    good = {"email": alice.email, "password": PASSWORD}
+    for _ in range(6):
+        await client.post("/api/auth/login", json=bad, headers=_from("203.0.113.9"))
+    attacker = await client.post("/api/auth/login", json=good, headers=_from("203.0.113.9"))
+    assert attacker.status_code == 429
+    victim = await client.post("/api/auth/login", json=good, headers=_from("198.51.100.7"))
+    assert victim.status_code == 200
+
+
+async def test_an_unknown_email_is_throttled_exactly_like_a_known_one(
+    client: httpx.AsyncClient, alice: Account, clock: ManualClock
+) -> None:
+    async def six_failures(email: str) -> list[tuple[int, str | None, str]]:
+        answers = []
+        for _ in range(6):
+            response = await client.post(
+                "/api/auth/login", json={"email": email, "password": "wrong password"}
+            )
+            answers.append(
+                (response.status_code, response.headers.get("retry-after"), response.text)
+            )
+        return answers
+
+    known = await six_failures(alice.email)
+    unknown = await six_failures("nobody@example.com")
+    assert [status for status, _, _ in known] == [401] * 5 + [429]
+    assert [a[:2] for a in unknown] == [a[:2] for a in known]
+    assert [a[2].replace("nobody@example.com", "") for a in unknown] == [a[2] for a in known]
+
+
+async def test_one_address_failing_across_many_emails_is_throttled_whatever_the_email(
+    client: httpx.AsyncClient, rt: Runtime, alice: Account
+) -> None:
+    rewire(rt, client_address_header="x-real-ip", login_address_max_failures=8)
+    spray = _from("203.0.113.9")
+    for n in range(8):  # never five on one email
+        body = {"email": f"guess-{n}@example.com", "password": "wrong password"}
+        assert (await client.post("/api/auth/login", json=body, headers=spray)).status_code == 401
+    good = {"email": alice.email, "password": PASSWORD}
+    throttled = await client.post("/api/auth/login", json=good, headers=spray)
+    assert throttled.status_code == 429
+    assert int(throttled.headers["retry-after"]) == 900 + 1
+    assert (
+        await client.post("/api/auth/login", json=good, headers=_from("198.51.100.7"))
+    ).is_success
+
+
+async def test_the_address_header_counts_only_when_configured(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    # By default the socket peer is the client: a header of the caller's choosing is not.
+    for n in range(5):
+        body = {"email": alice.email, "password": "wrong password"}
+        await client.post("/api/auth/login", json=body, headers=_from(f"192.0.2.{n}"))
+    good = {"email": alice.email, "password": PASSWORD}
+    response = await client.post("/api/auth/login", json=good, headers=_from("192.0.2.99"))
+    assert response.status_code == 429
 
 
 async def test_patch_me_changes_the_time_zone(client: httpx.AsyncClient, alice: Account) -> None:

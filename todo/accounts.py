@@ -1,22 +1,21 @@
-"""Accounts: register, log in (throttled per account), read and change the profile."""
+"""Accounts: register, log in (throttled, see `todo.login_throttle`), read and change the
+profile."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from uuid import UUID, uuid4
 
 import asyncpg
 
-from todo import passwords
+from todo import login_throttle, passwords
 from todo.account_models import Register, User
-from todo.db import Connection
-from todo.errors import AccountGone, EmailTaken, LoginThrottled, NotAuthenticated, TodoError
+from todo.db import Connection, Database
+from todo.errors import AccountGone, EmailTaken, LoginThrottled, NotAuthenticated
 from todo.settings import Settings
 
 DEFAULT_ROLES = ["user"]
 DEFAULT_PERMISSIONS = ["tasks:read", "tasks:write"]
-MAX_LOCKOUT = timedelta(hours=1)
 
 _USER_COLUMNS = "id, email, timezone, roles, permissions, created_at"
 
@@ -45,53 +44,46 @@ async def register(conn: Connection, form: Register, now: datetime) -> User:
     return User.model_validate(dict(row))
 
 
-@dataclass(frozen=True)
-class LoginOutcome:
-    """A login's result. A failure is returned, not raised, so its count still commits."""
+async def log_in(
+    database: Database,
+    email: str,
+    password: str,
+    address: str,
+    now: datetime,
+    settings: Settings,
+) -> User:
+    """The account for these credentials, or LoginThrottled / NotAuthenticated.
 
-    user: User | None
-    failure: TodoError | None = None
+    The password check (tens of milliseconds of scrypt) runs between two short
+    transactions, holding no connection. An unknown email costs the same check and counts
+    the same failure as a wrong password, so nothing tells the two apart.
+    """
+    attempt = login_throttle.Attempt.of(email, address)
+    async with database.transaction() as conn:
+        wait = await login_throttle.retry_after(conn, attempt, now)
+        row = None if wait else await _credentials(conn, email)
+    if wait:
+        raise LoginThrottled(f"too many failed logins; try again in {wait} seconds", wait)
+    if row is None:
+        matches = await passwords.verify_unknown_user(password)
+    else:
+        matches = await passwords.verify_password(password, row["password_hash"])
+    async with database.transaction() as conn:
+        if matches:
+            await login_throttle.clear_pair(conn, attempt)
+        else:
+            await login_throttle.record_failure(conn, attempt, now, settings)
+    if not matches:
+        raise NotAuthenticated("invalid email or password")
+    assert row is not None
+    return User.model_validate(dict(row))
 
 
-async def check_login(
-    conn: Connection, email: str, password: str, now: datetime, settings: Settings
-) -> LoginOutcome:
-    row = await conn.fetchrow(
-        f"""
-        select {_USER_COLUMNS}, password_hash, failed_logins, locked_until
-        from users where lower(email) = lower($1)
-        for update
-        """,
+async def _credentials(conn: Connection, email: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"select {_USER_COLUMNS}, password_hash from users where lower(email) = lower($1)",
         email.strip(),
     )
-    if row is None:
-        await passwords.verify_unknown_user(password)
-        return LoginOutcome(None, NotAuthenticated("invalid email or password"))
-    if row["locked_until"] is not None and row["locked_until"] > now:
-        wait = int((row["locked_until"] - now).total_seconds()) + 1
-        return LoginOutcome(None, LoginThrottled(f"try again in {wait} seconds", retry_after=wait))
-    if await passwords.verify_password(password, row["password_hash"]):
-        await conn.execute(
-            "update users set failed_logins = 0, locked_until = null where id = $1", row["id"]
-        )
-        return LoginOutcome(User.model_validate(dict(row)))
-    failures = row["failed_logins"] + 1
-    await conn.execute(
-        "update users set failed_logins = $2, locked_until = $3 where id = $1",
-        row["id"],
-        failures,
-        _lock_until(failures, now, settings),
-    )
-    return LoginOutcome(None, NotAuthenticated("invalid email or password"))
-
-
-def _lock_until(failures: int, now: datetime, settings: Settings) -> datetime | None:
-    """No lock below the threshold; then the lockout doubles with every further failure."""
-    over = failures - settings.login_max_failures
-    if over < 0:
-        return None
-    lockout = timedelta(seconds=settings.login_lockout_seconds) * (1 << min(over, 16))
-    return now + min(lockout, MAX_LOCKOUT)
 
 
 async def get_user(conn: Connection, user_id: UUID) -> User:

@@ -38,10 +38,16 @@ class Settings:
     # How long a process trusts that a token's account still exists before asking again.
     account_check_seconds: float = 30.0
 
-    # Login throttling: after this many failures in a row the account is locked for
-    # `login_lockout_seconds`, doubling with every further failure (capped at one hour).
+    # Login throttling (todo/login_throttle.py). Per (email, client address): after this many
+    # failures a lock of `login_lockout_seconds`, doubling with every further one (at most an
+    # hour). Per client address, whatever the email: a generous count, then a fixed lock.
     login_max_failures: int = 5
     login_lockout_seconds: int = 30
+    login_address_max_failures: int = 50
+    login_address_lockout_seconds: int = 900
+    # The request header a trusted proxy in front sets to the client's address (for example
+    # x-real-ip behind Traefik). Unset: the socket peer is the client.
+    client_address_header: str | None = None
 
     max_body_bytes: int = MIB
     # Request headers, all names and values together, and how many: past either, 431.

@@ -130,6 +130,18 @@ class Call:
     def header(self, name: str) -> str | None:
         return self.request.headers.get(name)
 
+    @property
+    def client_address(self) -> str:
+        """Who is calling, as far as can be told: the socket peer, or the header a trusted
+        proxy in front writes (CLIENT_ADDRESS_HEADER), when that is set and present. Behind
+        a proxy the peer is the proxy, the same for every caller."""
+        header = runtime().settings.client_address_header
+        if header:
+            value = self.request.headers.get(header, "").strip()
+            if value:
+                return value
+        return self.request.client.host if self.request.client else "unknown"
+
 
 class FunctionApi:
     def __init__(self, function: str) -> None:

@@ -51,14 +51,10 @@ async def register(call: Call, body: Register) -> Response:
 )
 async def login(call: Call, body: Login) -> Response:
     rt = runtime()
-    async with rt.database.transaction() as conn:
-        outcome = await accounts.check_login(
-            conn, body.email, body.password, rt.clock.now(), rt.settings
-        )
-    if outcome.failure is not None:
-        raise outcome.failure
-    assert outcome.user is not None
-    return json_response(_token(outcome.user))
+    user = await accounts.log_in(
+        rt.database, body.email, body.password, call.client_address, rt.clock.now(), rt.settings
+    )
+    return json_response(_token(user))
 
 
 @api.get("/api/auth/me", summary="The signed-in account", permission="tasks:read", response=User)
