@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -67,6 +69,29 @@ async def test_register_names_the_invalid_field(
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     assert field in [e["field"] for e in response.json()["errors"]]
+
+
+@pytest.mark.parametrize("password", ["password123", "Qwertyuiop", " iloveyou1 ", "12345678"])
+async def test_a_common_password_is_refused_by_name(
+    client: httpx.AsyncClient, password: str
+) -> None:
+    response = await client.post(
+        "/api/auth/register", json={"email": "x@example.com", "password": password}
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {"field": "password", "message": "Value error, is too common"}
+    ]
+
+
+async def test_the_common_password_list_is_read_only_when_someone_registers() -> None:
+    # A cold start of any function, auth included, must not pay for reading it.
+    code = (
+        "import functions; [functions.load(n) for n in functions.FUNCTIONS]; "
+        "from todo import common_passwords; "
+        "assert common_passwords._common.cache_info().currsize == 0"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
 async def test_login_gives_a_token_for_the_right_password_only(

@@ -6,8 +6,9 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
+from todo import common_passwords
 from todo.models import Input, Output, Timezone
 
 # Loose on purpose: the address is checked by using it, not by a grammar.
@@ -19,9 +20,20 @@ Email = Annotated[
 ]
 
 
+def _uncommon(value: str) -> str:
+    if common_passwords.is_common(value):
+        raise ValueError("is too common")
+    return value
+
+
+NewPassword = Annotated[
+    str, StringConstraints(min_length=8, max_length=1024), AfterValidator(_uncommon)
+]
+
+
 class Register(Input):
     email: Email
-    password: Annotated[str, StringConstraints(min_length=8, max_length=1024)]
+    password: NewPassword
     timezone: Timezone = "UTC"
 
 
