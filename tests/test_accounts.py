@@ -84,7 +84,7 @@ async def test_a_common_password_is_refused_by_name(
     ]
 
 
-async def test_the_common_password_list_is_read_only_when_someone_registers() -> None:
+def test_the_common_password_list_is_read_only_when_someone_registers() -> None:
     # A cold start of any function, auth included, must not pay for reading it.
     code = (
         "import functions; [functions.load(n) for n in functions.FUNCTIONS]; "
