@@ -448,3 +448,15 @@ async def test_creating_a_task_for_a_deleted_account_is_401_at_once(
     assert _is_account_gone(await client.get("/api/tasks", headers=alice.headers))
     async with rt.database.transaction() as conn:
         assert await conn.fetchval("select count(*) from tasks") == 0
+
+
+async def test_a_deleted_account_s_stale_token_does_not_stop_registering_again(
+    client: httpx.AsyncClient, rt: Runtime, alice: Account
+) -> None:
+    await _delete_account(rt, alice)
+    again = await client.post(
+        "/api/auth/register",
+        json={"email": alice.email, "password": PASSWORD},
+        headers=alice.headers,  # a client still sending the old token
+    )
+    assert again.status_code == 201, again.text
