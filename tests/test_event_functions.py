@@ -191,11 +191,18 @@ async def test_a_malformed_event_is_dead_lettered_and_acknowledged(
     assert letter["raw"] == body.decode()
 
 
-async def test_an_unknown_type_or_invalid_data_is_dead_lettered_not_retried(
+def processed(consumer: str, outcome: str) -> float:
+    from prometheus_client import REGISTRY
+
+    value = REGISTRY.get_sample_value(
+        "todo_events_processed_total", {"consumer": consumer, "outcome": outcome}
+    )
+    return value or 0.0
+
+
+async def test_invalid_data_is_dead_lettered_not_retried(
     stack: Stack, rt: Runtime, alice: Account, task: dict[str, Any]
 ) -> None:
-    unknown = task_event(alice, task, "todo.task.exploded")
-    assert (await structured(stack, unknown))[0] == 200
     invalid = task_event(alice, task)
     invalid["data"] = {"task": "not an object"}
     assert (await structured(stack, invalid))[0] == 200
@@ -207,12 +214,47 @@ async def test_an_unknown_type_or_invalid_data_is_dead_lettered_not_retried(
             "select event_id, reason, subscriber, event from dead_letters order by reason"
         )
     reasons = {r["event_id"]: r["reason"] for r in rows}
-    assert "no consumer for event type 'todo.task.exploded'" in reasons[unknown["id"]]
-    assert "invalid data" in reasons[invalid["id"]]
+    assert reasons[invalid["id"]] == "invalid data in todo.task.created: task"
     assert "userid" in reasons[no_user["id"]]
     assert all(r["event"]["type"] for r in rows)
-    ids = [unknown["id"], invalid["id"], no_user["id"]]
+    ids = [invalid["id"], no_user["id"]]
     assert await count(rt, "select count(*) from audit_log where event_id = any($1)", ids) == 0
+
+
+async def test_a_type_no_consumer_takes_is_acknowledged_and_counted_not_dead_lettered(
+    stack: Stack, rt: Runtime, alice: Account, task: dict[str, Any]
+) -> None:
+    await settle(rt)
+    ignored_before = processed("notify", "ignored")
+    scheduled = task_event(
+        alice, task, "todo.reminder.scheduled", topic="reminder.events", data={"reminder": {}}
+    )
+    status, body = await structured(stack, scheduled, fn="notify")
+    assert (status, body) == (200, {"status": "SUCCESS"})
+    unknown = task_event(alice, task, "todo.task.exploded")
+    assert (await structured(stack, unknown))[0] == 200
+    assert await count(rt, "select count(*) from dead_letters") == 0
+    assert processed("notify", "ignored") == ignored_before + 1
+
+
+async def test_a_due_reminder_whose_payload_no_longer_validates_is_poison(
+    stack: Stack, rt: Runtime, alice: Account, task: dict[str, Any]
+) -> None:
+    due = task_event(
+        alice,
+        task,
+        "todo.reminder.due",
+        topic="reminder.events",
+        data={"reminder": {"id": "not a uuid"}, "task": {"title": "t"}},
+    )
+    assert await structured(stack, due, fn="notify") == (200, {"status": "SUCCESS"})
+    async with rt.database.transaction() as conn:
+        letter = await conn.fetchrow("select subscriber, reason from dead_letters")
+        assert await conn.fetchval("select count(*) from notifications") == 0
+    assert letter is not None
+    assert letter["subscriber"] == "notify"
+    assert letter["reason"].startswith("invalid data in todo.reminder.due: reminder.id")
+    assert "task.id" in letter["reason"]
 
 
 async def test_the_dead_letter_intake_keeps_the_reason_it_is_given(

@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from todo import events
 from todo.consumers import Consumer, PoisonEvent, event_data
+from todo.event_types import TaskChange, TaskCompleted, TaskCreated, TaskDeleted, TaskUpdated
 from todo.incoming import IncomingEvent
-from todo.models import Output
 from todo.unit_of_work import UnitOfWork
 
 INSERT_AUDIT = """
@@ -19,28 +18,27 @@ on conflict (event_id) do nothing
 """
 
 
-class TaskEventData(Output):
-    task: dict[str, Any]
-    previous: dict[str, Any] | None = None
+TASK_EVENTS = {p.event_type: p for p in (TaskCreated, TaskUpdated, TaskCompleted, TaskDeleted)}
 
 
 async def record(work: UnitOfWork, event: IncomingEvent) -> None:
     user_id = event.user_id
     if user_id is None:
         raise PoisonEvent("the event has no userid")
-    data = event_data(TaskEventData, event)
-    after: dict[str, Any] | None = data.task
+    payload = event_data(TASK_EVENTS[event.type], event)
+    task = payload.task.model_dump(mode="json")
+    after: dict[str, Any] | None = task
     before: dict[str, Any] | None = None
-    if event.type == events.TASK_DELETED:
-        before, after = data.task, None
-    elif data.previous is not None:
-        before = {**data.task, **data.previous}
+    if isinstance(payload, TaskDeleted):
+        before, after = task, None
+    elif isinstance(payload, TaskChange):
+        before = {**task, **payload.previous}
     await work.conn.execute(
         INSERT_AUDIT,
         event.id,
         user_id,
         event.type,
-        event.subject or str(data.task.get("id", "")),
+        event.subject or str(payload.task.id),
         event.source,
         _time(event) or work.now,
         before,
@@ -59,10 +57,4 @@ def _time(event: IncomingEvent) -> datetime | None:
         return None
 
 
-AUDIT = Consumer(
-    "audit",
-    frozenset(
-        {events.TASK_CREATED, events.TASK_UPDATED, events.TASK_COMPLETED, events.TASK_DELETED}
-    ),
-    record,
-)
+AUDIT = Consumer("audit", frozenset(TASK_EVENTS), record)

@@ -1,10 +1,12 @@
 """Running event consumers exactly once per event, and dead-lettering what cannot succeed.
 
 A consumer records the event as processed in the same transaction as its effect, so a
-redelivered event (at-least-once delivery) changes nothing. An event that can never
-succeed (unknown type, invalid data) raises `PoisonEvent`: it is stored as a dead letter
-with the reason and acknowledged, since retrying it would only fail again. Anything else
-(the database gone) propagates, and the platform retries with backoff.
+redelivered event (at-least-once delivery) changes nothing. A topic carries types a
+consumer does not take (notify sees every reminder event, and wants only the due ones):
+those are acknowledged and counted as ignored. An event a consumer takes but can never
+process (its payload does not validate, no owner) raises `PoisonEvent`: it is stored as
+a dead letter with the reason and acknowledged, since retrying it would only fail again.
+Anything else (the database gone) propagates, and the platform retries with backoff.
 """
 
 from __future__ import annotations
@@ -50,17 +52,18 @@ def event_data(model: type[M], event: IncomingEvent) -> M:
 
 
 async def consume(consumers: Sequence[Consumer], event: IncomingEvent, topic: str) -> None:
-    """Give `event` to every consumer that takes its type; dead-letter it if none does."""
-    wanted = [c for c in consumers if event.type in c.types]
-    if not wanted:
-        await dead_letter(event, topic, f"no consumer for event type {event.type!r}")
-        return
-    for consumer in wanted:
-        try:
-            outcome = await _consume_once(consumer, event)
-        except PoisonEvent as exc:
-            await dead_letter(event, topic, str(exc), subscriber=consumer.name)
-            outcome = "dead_lettered"
+    """Give `event` to every consumer that takes its type; the others ignore it."""
+    if not any(event.type in c.types for c in consumers):
+        log.debug("no consumer takes this event type", extra={"event_type": event.type})
+    for consumer in consumers:
+        if event.type not in consumer.types:
+            outcome = "ignored"
+        else:
+            try:
+                outcome = await _consume_once(consumer, event)
+            except PoisonEvent as exc:
+                await dead_letter(event, topic, str(exc), subscriber=consumer.name)
+                outcome = "dead_lettered"
         metrics.labelled(metrics.instruments().events_processed, consumer.name, outcome).inc()
 
 

@@ -1,4 +1,7 @@
-"""Our CloudEvents: the types, the topics they travel on, and their JSON form."""
+"""Our CloudEvents: the topics they travel on, and their JSON form.
+
+The event types and their payloads are the catalogue in `todo.event_types`.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +10,6 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 SPEC_VERSION = "1.0"
-
-TASK_CREATED = "todo.task.created"
-TASK_UPDATED = "todo.task.updated"
-TASK_COMPLETED = "todo.task.completed"
-TASK_DELETED = "todo.task.deleted"
-REMINDER_SCHEDULED = "todo.reminder.scheduled"
-REMINDER_DUE = "todo.reminder.due"
-RECURRENCE_CREATED = "todo.recurrence.created"
-NOTIFICATION_CREATED = "todo.notification.created"
 
 # `todo.<entity>.<verb>` travels on `<entity>.events`.
 TOPICS = {

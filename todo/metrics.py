@@ -11,7 +11,7 @@ import functools
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from todo import events as event_types
+from todo.event_types import TaskCompleted, TaskCreated, TaskDeleted
 from todo.events import Event
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ def instruments() -> Instruments:
         events_processed=Counter(
             "todo_events_processed",
             "Events handed to a consumer, by consumer and outcome "
-            "(processed, duplicate, dead_lettered).",
+            "(processed, duplicate, dead_lettered, ignored: a type it does not take).",
             ["consumer", "outcome"],
         ),
         dead_letters=Counter(
@@ -121,9 +121,9 @@ def count_committed(committed: Iterable[Event]) -> None:
     """Count the domain changes that committed units of work announced."""
     m = instruments()
     counters = {
-        event_types.TASK_CREATED: m.tasks_created,
-        event_types.TASK_COMPLETED: m.tasks_completed,
-        event_types.TASK_DELETED: m.tasks_deleted,
+        TaskCreated.event_type: m.tasks_created,
+        TaskCompleted.event_type: m.tasks_completed,
+        TaskDeleted.event_type: m.tasks_deleted,
     }
     for event in committed:
         counter = counters.get(event.type)

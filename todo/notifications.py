@@ -5,16 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from todo import events
 from todo.channels import CHANNELS
 from todo.consumers import Consumer, PoisonEvent, event_data
 from todo.db import Connection
 from todo.errors import NotFound
+from todo.event_types import NotificationCreated, ReminderDue
 from todo.incoming import IncomingEvent
-from todo.models import Output
 from todo.notification_models import Notification, NotificationPage, NotificationQuery
 from todo.paging import Params, time_ordered_page
-from todo.reminder_models import Reminder
 from todo.unit_of_work import UnitOfWork
 
 COLUMNS = "id, task_id, reminder_id, title, body, created_at, read_at"
@@ -22,17 +20,6 @@ COLUMNS = "id, task_id, reminder_id, title, body, created_at, read_at"
 
 class NotificationNotFound(NotFound):
     pass
-
-
-class DueTask(Output):
-    id: UUID
-    title: str
-    due_at: datetime | None = None
-
-
-class ReminderDue(Output):
-    reminder: Reminder
-    task: DueTask
 
 
 def _body(due: ReminderDue) -> str:
@@ -63,12 +50,7 @@ async def notify_due_reminder(work: UnitOfWork, event: IncomingEvent) -> None:
         work.now,
     )
     notification = Notification.model_validate(dict(row or {}))
-    await work.emit(
-        user_id,
-        events.NOTIFICATION_CREATED,
-        str(notification.id),
-        {"notification": notification.model_dump(mode="json")},
-    )
+    await work.emit(user_id, NotificationCreated(notification=notification), str(notification.id))
 
     async def send() -> None:
         for channel in CHANNELS:
@@ -77,7 +59,7 @@ async def notify_due_reminder(work: UnitOfWork, event: IncomingEvent) -> None:
     work.after_commit.append(send)
 
 
-NOTIFY = Consumer("notify", frozenset({events.REMINDER_DUE}), notify_due_reminder)
+NOTIFY = Consumer("notify", frozenset({ReminderDue.event_type}), notify_due_reminder)
 
 
 async def list_notifications(

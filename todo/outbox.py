@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 from uuid import UUID, uuid4
 
 import asyncpg
 
 from todo.db import Connection, Database, dump_json
+from todo.event_types import Payload
 from todo.events import Event, topic_of
 
 # One round trip for any number of events: each owner's counter moves by their number of
@@ -46,9 +47,8 @@ class Draft(NamedTuple):
     """An event to append: everything but its id and sequence number."""
 
     user_id: UUID
-    type: str
     subject: str
-    data: dict[str, Any]
+    payload: Payload
 
 
 async def append_events(
@@ -57,22 +57,24 @@ async def append_events(
     if not drafts:
         return []
     ids = [uuid4() for _ in drafts]
-    topics = [topic_of(d.type) for d in drafts]
+    types = [d.payload.event_type for d in drafts]
+    topics = [topic_of(t) for t in types]
+    datas = [d.payload.data() for d in drafts]
     rows = await conn.fetch(
         APPEND_EVENTS,
         text_ids(ids),
         text_ids(d.user_id for d in drafts),
-        [d.type for d in drafts],
+        types,
         [d.subject for d in drafts],
         topics,
-        [dump_json(d.data) for d in drafts],
+        [dump_json(data) for data in datas],
         source,
         now,
     )
     seqs = {r["id"]: r["seq"] for r in rows}
     return [
-        Event(event_id, d.user_id, seqs[event_id], d.type, source, d.subject, topic, d.data, now)
-        for event_id, d, topic in zip(ids, drafts, topics, strict=True)
+        Event(event_id, d.user_id, seqs[event_id], type, source, d.subject, topic, data, now)
+        for event_id, d, type, topic, data in zip(ids, drafts, types, topics, datas, strict=True)
     ]
 
 

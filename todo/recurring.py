@@ -12,20 +12,16 @@ import asyncio
 import uuid
 from zoneinfo import ZoneInfo
 
-from todo import events, reminders, tasks
+from todo import reminders, tasks
 from todo.consumers import Consumer, PoisonEvent, event_data
+from todo.event_types import TaskCompleted
 from todo.incoming import IncomingEvent
-from todo.models import Output
 from todo.recurrence import Unschedulable, next_instance
-from todo.task_models import Recurrence, Task, TaskCreate
+from todo.task_models import Recurrence, TaskCreate
 from todo.unit_of_work import UnitOfWork
 
 # Namespace for next-instance ids: uuid5(SERIES, "<completed task id>/next").
 SERIES = uuid.UUID("6f1c7f0e-2b1d-4d5e-9a57-0c6e3b1f8d21")
-
-
-class CompletedTask(Output):
-    task: Task
 
 
 def next_instance_id(task_id: uuid.UUID) -> uuid.UUID:
@@ -35,7 +31,7 @@ def next_instance_id(task_id: uuid.UUID) -> uuid.UUID:
 async def create_next_instance(work: UnitOfWork, event: IncomingEvent) -> None:
     if event.user_id is None:
         raise PoisonEvent("the event has no userid")
-    task = event_data(CompletedTask, event).task
+    task = event_data(TaskCompleted, event).task
     if task.recurrence is None:
         return
     zone_name = task.recurrence.timezone or await work.conn.fetchval(
@@ -74,4 +70,4 @@ async def create_next_instance(work: UnitOfWork, event: IncomingEvent) -> None:
         await reminders.carry_over(work, event.user_id, task, created)
 
 
-RECURRENCE = Consumer("recurrence", frozenset({events.TASK_COMPLETED}), create_next_instance)
+RECURRENCE = Consumer("recurrence", frozenset({TaskCompleted.event_type}), create_next_instance)

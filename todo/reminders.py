@@ -17,9 +17,17 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
-from todo import dead_letters, events
+from todo import dead_letters
 from todo.db import Connection
 from todo.errors import FieldError, InvalidInput, NotFound, TaskNotFound
+from todo.event_types import (
+    DueTask,
+    ReminderDeleted,
+    ReminderDue,
+    ReminderScheduled,
+    ReminderUpdated,
+)
+from todo.events import topic_of
 from todo.models import EARLIEST, INSTANT_RANGE, LATEST, earlier
 from todo.outbox import Draft
 from todo.paging import Params, time_ordered_page
@@ -39,27 +47,29 @@ class ReminderNotFound(NotFound):
 def check_specs(
     specs: list[ReminderSpec], due_at: datetime | None, now: datetime, field: str = "reminders"
 ) -> None:
-    """A relative reminder needs a due time; an absolute one must not be in the past."""
+    """A relative reminder needs a due time; neither kind may land in the past (a minute's
+    grace for the client's clock), whether given as a moment or as a distance before due_at."""
     errors = []
+    earliest = now - timedelta(minutes=1)
     for i, spec in enumerate(specs):
         if spec.before is not None and due_at is None:
             errors.append(FieldError(f"{field}.{i}.before", "needs the task to have a due_at"))
         elif spec.before is not None and due_at is not None:
             try:
-                earlier(due_at, spec.before)
+                moment = earlier(due_at, spec.before)
             except ValueError as exc:
                 errors.append(
                     FieldError(f"{field}.{i}.before", f"puts the reminder out of range: {exc}")
                 )
-        if spec.remind_at is not None and spec.remind_at < now - timedelta(minutes=1):
+            else:
+                if moment < earliest:
+                    errors.append(
+                        FieldError(f"{field}.{i}.before", "puts the reminder in the past")
+                    )
+        if spec.remind_at is not None and spec.remind_at < earliest:
             errors.append(FieldError(f"{field}.{i}.remind_at", "is in the past"))
     if errors:
         raise InvalidInput(errors)
-
-
-def reminder_json(reminder: Reminder) -> dict[str, Any]:
-    data: dict[str, Any] = reminder.model_dump(mode="json")
-    return data
 
 
 def _moment(spec: ReminderSpec, due_at: datetime | None) -> datetime:
@@ -93,9 +103,7 @@ async def _insert(
         work.now,
     )
     reminder = Reminder.model_validate(dict(row or {}))
-    await work.emit(
-        user_id, events.REMINDER_SCHEDULED, str(reminder.id), {"reminder": reminder_json(reminder)}
-    )
+    await work.emit(user_id, ReminderScheduled(reminder=reminder), str(reminder.id))
     return reminder
 
 
@@ -122,15 +130,23 @@ async def add_reminder(work: UnitOfWork, user_id: UUID, body: ReminderCreate) ->
 
 
 async def delete_reminder(work: UnitOfWork, user_id: UUID, reminder_id: UUID) -> None:
-    deleted = await work.conn.fetchval(
-        "delete from reminders where id = $1 and user_id = $2 returning true", reminder_id, user_id
+    row = await work.conn.fetchrow(
+        f"delete from reminders where id = $1 and user_id = $2 returning {COLUMNS}",
+        reminder_id,
+        user_id,
     )
-    if not deleted:
+    if row is None:
         raise ReminderNotFound(f"no reminder {reminder_id}")
+    reminder = Reminder.model_validate(dict(row))
+    await work.emit(user_id, ReminderDeleted(reminder=reminder), str(reminder.id))
 
 
 async def snooze(work: UnitOfWork, user_id: UUID, reminder_id: UUID, body: Snooze) -> Reminder:
-    """Move a reminder (delivered or not) to a later moment; it no longer follows the due time."""
+    """Move a reminder (delivered or not) to a later moment; it no longer follows the due time.
+
+    A move of an existing reminder, so it is announced as reminder.updated (with the
+    reminder as it was), not as a newly scheduled one.
+    """
     if body.until is not None:
         if body.until <= work.now:
             raise InvalidInput.single("until", "must be in the future")
@@ -138,43 +154,77 @@ async def snooze(work: UnitOfWork, user_id: UUID, reminder_id: UUID, body: Snooz
     else:
         assert body.minutes is not None
         until = work.now + timedelta(minutes=body.minutes)
+    before = await work.conn.fetchrow(
+        f"select {COLUMNS} from reminders where id = $1 and user_id = $2 for update",
+        reminder_id,
+        user_id,
+    )
+    if before is None:
+        raise ReminderNotFound(f"no reminder {reminder_id}")
     row = await work.conn.fetchrow(
         f"""
-        update reminders set remind_at = $3, before_due = null, delivered_at = null
-        where id = $1 and user_id = $2
+        update reminders set remind_at = $2, before_due = null, delivered_at = null
+        where id = $1
         returning {COLUMNS}
         """,
         reminder_id,
-        user_id,
         until,
     )
-    if row is None:
-        raise ReminderNotFound(f"no reminder {reminder_id}")
-    reminder = Reminder.model_validate(dict(row))
+    reminder = Reminder.model_validate(dict(row or {}))
+    previous = Reminder.model_validate(dict(before))
     await work.emit(
-        user_id, events.REMINDER_SCHEDULED, str(reminder.id), {"reminder": reminder_json(reminder)}
+        user_id, ReminderUpdated(reminder=reminder, previous=previous), str(reminder.id)
     )
     return reminder
 
 
-async def follow_due(work: UnitOfWork, task: Task) -> None:
-    """Keep pending relative reminders at their distance from a task's new due time."""
+_PENDING_RELATIVE = "task_id = $1 and before_due is not null and delivered_at is null"
+# The moved reminders, each with its moment before the move.
+_FOLLOW_DUE = f"""
+with moving as (
+    select id, remind_at as previous_remind_at from reminders
+    where {_PENDING_RELATIVE} and remind_at <> $2::timestamptz - before_due
+    for update
+)
+update reminders r set remind_at = $2::timestamptz - r.before_due
+from moving
+where r.id = moving.id
+returning {", ".join("r." + c for c in COLUMNS.split(", "))}, moving.previous_remind_at
+"""
+
+
+async def follow_due(work: UnitOfWork, user_id: UUID, task: Task) -> None:
+    """Keep pending relative reminders at their distance from a task's new due time, and
+    announce each move. A reminder moved into the past is delivered at the next tick.
+
+    Clearing the due time is refused while such reminders wait: they would have no moment
+    left, and neither leaving them at the old time nor deleting them unasked is right.
+    """
     if task.due_at is None:
+        waiting = await work.conn.fetchval(
+            f"select count(*) from reminders where {_PENDING_RELATIVE}", task.id
+        )
+        if waiting:
+            these = "1 reminder is" if waiting == 1 else f"{waiting} reminders are"
+            raise InvalidInput.single(
+                "due_at", f"{these} relative to it; delete them or give them a time"
+            )
         return
     try:
-        await work.conn.execute(
-            """
-            update reminders set remind_at = $2::timestamptz - before_due
-            where task_id = $1 and before_due is not null and delivered_at is null
-            """,
-            task.id,
-            task.due_at,
-        )
+        rows = await work.conn.fetch(_FOLLOW_DUE, task.id, task.due_at)
     except (asyncpg.CheckViolationError, asyncpg.DatetimeFieldOverflowError):
         # sql/008_instant_bounds.sql: a reminder would move out of the API's range.
         raise InvalidInput.single(
             "due_at", f"moves a reminder that follows it out of range ({INSTANT_RANGE})"
         ) from None
+    moves = []
+    for row in rows:
+        moved = Reminder.model_validate(dict(row))
+        previous = moved.model_copy(update={"remind_at": row["previous_remind_at"]})
+        moves.append(
+            Draft(user_id, str(moved.id), ReminderUpdated(reminder=moved, previous=previous))
+        )
+    await work.emit_many(moves)
 
 
 async def carry_over(work: UnitOfWork, user_id: UUID, previous: Task, following: Task) -> None:
@@ -259,15 +309,8 @@ async def claim_due(work: UnitOfWork, limit: int) -> Claimed:
 
 def _due_event(row: asyncpg.Record) -> Draft:
     reminder = Reminder.model_validate(dict(row))
-    task = {"id": str(row["task_id"]), "title": row["task_title"], "due_at": row["task_due_at"]}
-    if task["due_at"] is not None:
-        task["due_at"] = task["due_at"].isoformat().replace("+00:00", "Z")
-    return Draft(
-        row["user_id"],
-        events.REMINDER_DUE,
-        str(reminder.id),
-        {"reminder": reminder_json(reminder), "task": task},
-    )
+    task = DueTask(id=row["task_id"], title=row["task_title"], due_at=row["task_due_at"])
+    return Draft(row["user_id"], str(reminder.id), ReminderDue(reminder=reminder, task=task))
 
 
 # Deleted, not marked delivered: any change to such a row fails the range check
@@ -295,7 +338,7 @@ async def _set_aside(work: UnitOfWork, row: dict[str, Any], reason: str) -> None
     log.warning("reminder set aside", extra={"reminder_id": str(row["id"]), "reason": reason})
     await dead_letters.store(
         work.conn,
-        topic=events.topic_of(events.REMINDER_DUE),
+        topic=topic_of(ReminderDue.event_type),
         reason=reason,
         now=work.now,
         raw=json.dumps(row, default=str).encode(),

@@ -11,9 +11,10 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
-from todo import events, idempotency
+from todo import idempotency
 from todo.db import Connection
 from todo.errors import StaleVersion, TaskNotFound
+from todo.event_types import RecurrenceCreated, TaskCompleted, TaskCreated, TaskDeleted, TaskUpdated
 from todo.task_models import Task, TaskCreate, TaskPatch
 from todo.unit_of_work import UnitOfWork
 
@@ -109,13 +110,10 @@ async def insert_task(
     if row is None:
         return None
     task = task_from_row(row)
-    await work.emit(user_id, events.TASK_CREATED, str(task.id), {"task": task_json(task)})
+    await work.emit(user_id, TaskCreated(task=task), str(task.id))
     if task.recurrence is not None:
         await work.emit(
-            user_id,
-            events.RECURRENCE_CREATED,
-            str(task.id),
-            {"task_id": str(task.id), "recurrence": task.recurrence.model_dump()},
+            user_id, RecurrenceCreated(task_id=task.id, recurrence=task.recurrence), str(task.id)
         )
     if spec.reminders:
         from todo import reminders
@@ -216,21 +214,21 @@ async def _apply(work: UnitOfWork, user_id: UUID, task: Task, requested: dict[st
     )
     assert row is not None
     updated = task_from_row(row)
+    previous = task.model_dump(mode="json")
+    announce = TaskCompleted if completing else TaskUpdated
+    await work.emit(
+        user_id,
+        announce(
+            task=updated,
+            changed=sorted(changes),
+            previous={name: previous[name] for name in sorted(changes)},
+        ),
+        str(task.id),
+    )
     if "due_at" in changes:
         from todo import reminders
 
-        await reminders.follow_due(work, updated)
-    previous = task.model_dump(mode="json")
-    await work.emit(
-        user_id,
-        events.TASK_COMPLETED if completing else events.TASK_UPDATED,
-        str(task.id),
-        {
-            "task": task_json(updated),
-            "changed": sorted(changes),
-            "previous": {name: previous[name] for name in sorted(changes)},
-        },
-    )
+        await reminders.follow_due(work, user_id, updated)
     return updated
 
 
@@ -239,5 +237,5 @@ async def delete_task(
 ) -> Task:
     task = await _lock_task(work, user_id, task_id, expected)
     await work.conn.execute("delete from tasks where id = $1", task.id)
-    await work.emit(user_id, events.TASK_DELETED, str(task.id), {"task": task_json(task)})
+    await work.emit(user_id, TaskDeleted(task=task), str(task.id))
     return task

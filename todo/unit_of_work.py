@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from todo import context, outbox
 from todo.db import Connection
+from todo.event_types import Payload
 from todo.events import Event
 from todo.publishing import Reservation
 from todo.runtime import runtime
@@ -27,9 +27,10 @@ class UnitOfWork:
     reservation: Reservation
     after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
-    async def emit(self, user_id: UUID, type: str, subject: str, data: dict[str, Any]) -> Event:
-        """Write an event to the outbox in this transaction; it is published after commit."""
-        (event,) = await self.emit_many([outbox.Draft(user_id, type, subject, data)])
+    async def emit(self, user_id: UUID, payload: Payload, subject: str) -> Event:
+        """Write an event to the outbox in this transaction; it is published after commit.
+        Its type, and so its topic, is the payload's."""
+        (event,) = await self.emit_many([outbox.Draft(user_id, subject, payload)])
         return event
 
     async def emit_many(self, drafts: Sequence[outbox.Draft]) -> list[Event]:

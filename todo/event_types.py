@@ -1,0 +1,128 @@
+"""The event catalogue: one typed payload per event type, the `data` of its CloudEvent.
+
+Producers build these and consumers parse them, from the same class, so the contract
+between them is checked on both sides instead of being a dict built in one module and
+read by key in another. Each class knows its type (`todo.<entity>.<verb>`), and so its
+topic. The JSON is the model's `mode="json"` dump; clients and the change feed read it,
+so a field is added, never renamed or removed.
+
+Building a payload from models already validated (a `Task` read from its row) does not
+validate them again: pydantic keeps a model instance given for a model field as it is.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+from uuid import UUID
+
+from todo.models import Output
+from todo.notification_models import Notification
+from todo.reminder_models import Reminder
+from todo.task_models import Recurrence, Task
+
+
+class Payload(Output):
+    """The data of one event type."""
+
+    event_type: ClassVar[str]
+
+    def data(self) -> dict[str, Any]:
+        """The CloudEvent's `data`, as the outbox stores it and the wire carries it."""
+        data: dict[str, Any] = self.model_dump(mode="json")
+        return data
+
+
+class TaskEvent(Payload):
+    """A task event: the task as it now is (or, once deleted, as it was)."""
+
+    task: Task
+
+
+class TaskCreated(TaskEvent):
+    event_type = "todo.task.created"
+
+
+class TaskChange(TaskEvent):
+    """A change to a task: which fields changed, and their values before it."""
+
+    changed: list[str]
+    previous: dict[str, Any]
+
+
+class TaskUpdated(TaskChange):
+    event_type = "todo.task.updated"
+
+
+class TaskCompleted(TaskChange):
+    event_type = "todo.task.completed"
+
+
+class TaskDeleted(TaskEvent):
+    event_type = "todo.task.deleted"
+
+
+class RecurrenceCreated(Payload):
+    event_type = "todo.recurrence.created"
+
+    task_id: UUID
+    recurrence: Recurrence
+
+
+class ReminderScheduled(Payload):
+    event_type = "todo.reminder.scheduled"
+
+    reminder: Reminder
+
+
+class ReminderUpdated(Payload):
+    """A reminder moved: it followed its task's new due time, or was snoozed."""
+
+    event_type = "todo.reminder.updated"
+
+    reminder: Reminder
+    previous: Reminder
+
+
+class ReminderDeleted(Payload):
+    """A reminder deleted on its own (a deleted task's reminders go with its task.deleted)."""
+
+    event_type = "todo.reminder.deleted"
+
+    reminder: Reminder
+
+
+class DueTask(Output):
+    id: UUID
+    title: str
+    due_at: datetime | None = None
+
+
+class ReminderDue(Payload):
+    event_type = "todo.reminder.due"
+
+    reminder: Reminder
+    task: DueTask
+
+
+class NotificationCreated(Payload):
+    event_type = "todo.notification.created"
+
+    notification: Notification
+
+
+CATALOGUE: dict[str, type[Payload]] = {
+    p.event_type: p
+    for p in (
+        TaskCreated,
+        TaskUpdated,
+        TaskCompleted,
+        TaskDeleted,
+        RecurrenceCreated,
+        ReminderScheduled,
+        ReminderUpdated,
+        ReminderDeleted,
+        ReminderDue,
+        NotificationCreated,
+    )
+}
