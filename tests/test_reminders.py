@@ -9,9 +9,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Account, CreateTask
+from tests.conftest import Account, CreateTask, settle
+from tests.test_tick import tick
 from todo.clock import ManualClock
 from todo.runtime import Runtime
+from todo_cli.dev import Stack
 
 DUE = "2026-03-05T17:00:00Z"
 
@@ -198,3 +200,134 @@ async def test_deleting_a_task_deletes_its_reminders(
     task = await create_task(alice, title="gone", due_at=DUE, reminders=[{"before": "PT1H"}])
     await client.delete(f"/api/tasks/{task['id']}", headers=alice.headers)
     assert await reminders_of(client, alice) == []
+
+
+async def feed(client: httpx.AsyncClient, account: Account, type: str) -> list[dict[str, Any]]:
+    """The account's change feed, only the events of one type."""
+    page = await client.get("/api/sync", params={"limit": 1000}, headers=account.headers)
+    assert page.status_code == 200, page.text
+    return [e for e in page.json()["events"] if e["type"] == type]
+
+
+async def test_deleting_a_reminder_is_in_the_change_feed(
+    client: httpx.AsyncClient, alice: Account, create_task: CreateTask
+) -> None:
+    task = await create_task(alice, title="t", due_at=DUE, reminders=[{"before": "PT1H"}])
+    (reminder,) = await reminders_of(client, alice)
+    deleted = await client.delete(f"/api/reminders/{reminder['id']}", headers=alice.headers)
+    assert deleted.status_code == 204
+    (event,) = await feed(client, alice, "todo.reminder.deleted")
+    assert event["subject"] == reminder["id"]
+    assert event["data"] == {"reminder": reminder}
+    assert event["data"]["reminder"]["task_id"] == task["id"]
+
+
+async def test_moving_the_due_time_announces_each_moved_reminder(
+    client: httpx.AsyncClient, alice: Account, create_task: CreateTask
+) -> None:
+    task = await create_task(
+        alice,
+        title="flight",
+        due_at=DUE,
+        reminders=[{"before": "PT2H"}, {"before": "P1D"}, {"remind_at": "2026-03-04T09:00:00Z"}],
+    )
+    moved = await client.patch(
+        f"/api/tasks/{task['id']}", json={"due_at": "2026-03-06T10:00:00Z"}, headers=alice.headers
+    )
+    assert moved.status_code == 200, moved.text
+    updates = await feed(client, alice, "todo.reminder.updated")
+    moves = sorted(
+        (e["data"]["previous"]["remind_at"], e["data"]["reminder"]["remind_at"]) for e in updates
+    )
+    assert moves == [
+        ("2026-03-04T17:00:00Z", "2026-03-05T10:00:00Z"),
+        ("2026-03-05T15:00:00Z", "2026-03-06T08:00:00Z"),
+    ]  # the absolute reminder did not move, so it is not announced
+    sequences = [e["sequence"] for e in updates]
+    (task_updated,) = await feed(client, alice, "todo.task.updated")
+    assert all(seq > task_updated["sequence"] for seq in sequences)
+
+
+async def test_snoozing_announces_the_move_as_an_update(
+    client: httpx.AsyncClient, alice: Account, create_task: CreateTask, clock: ManualClock
+) -> None:
+    await create_task(alice, title="call", due_at=DUE, reminders=[{"before": "PT1H"}])
+    (reminder,) = await reminders_of(client, alice)
+    snoozed = await client.post(
+        f"/api/reminders/{reminder['id']}/snooze", json={"minutes": 10}, headers=alice.headers
+    )
+    assert snoozed.status_code == 200
+    (event,) = await feed(client, alice, "todo.reminder.updated")
+    assert event["data"] == {"reminder": snoozed.json(), "previous": reminder}
+    assert len(await feed(client, alice, "todo.reminder.scheduled")) == 1  # only the creation
+
+
+async def test_clearing_the_due_time_under_relative_reminders_is_refused(
+    client: httpx.AsyncClient, alice: Account, create_task: CreateTask
+) -> None:
+    task = await create_task(
+        alice, title="t", due_at=DUE, reminders=[{"before": "PT1H"}, {"before": "PT2H"}]
+    )
+    cleared = await client.patch(
+        f"/api/tasks/{task['id']}", json={"due_at": None}, headers=alice.headers
+    )
+    assert cleared.status_code == 422, cleared.text
+    assert cleared.json()["errors"] == [
+        {
+            "field": "due_at",
+            "message": "2 reminders are relative to it; delete them or give them a time",
+        }
+    ]
+    unchanged = (await client.get(f"/api/tasks/{task['id']}", headers=alice.headers)).json()
+    assert (unchanged["due_at"], unchanged["version"]) == (DUE, task["version"])
+    assert [r["remind_at"] for r in await reminders_of(client, alice)] == [
+        "2026-03-05T15:00:00Z",
+        "2026-03-05T16:00:00Z",
+    ]
+
+    for reminder in await reminders_of(client, alice):
+        await client.delete(f"/api/reminders/{reminder['id']}", headers=alice.headers)
+    cleared = await client.patch(
+        f"/api/tasks/{task['id']}", json={"due_at": None}, headers=alice.headers
+    )
+    assert cleared.status_code == 200, cleared.text
+    assert cleared.json()["due_at"] is None
+
+
+async def test_a_relative_reminder_in_the_past_is_refused_like_an_absolute_one(
+    client: httpx.AsyncClient, alice: Account, create_task: CreateTask, clock: ManualClock
+) -> None:
+    soon = (clock.now() + timedelta(hours=1)).isoformat()
+    created = await client.post(
+        "/api/tasks",
+        json={"title": "t", "due_at": soon, "reminders": [{"before": "PT30M"}, {"before": "P1D"}]},
+        headers=alice.headers,
+    )
+    assert created.status_code == 422, created.text
+    assert [e["field"] for e in created.json()["errors"]] == ["reminders.1.before"]
+
+    task = await create_task(alice, title="t", due_at=soon)
+    added = await client.post(
+        "/api/reminders", json={"task_id": task["id"], "before": "PT2H"}, headers=alice.headers
+    )
+    assert added.status_code == 422, added.text
+    assert [e["field"] for e in added.json()["errors"]] == ["body.0.before"]
+    assert await reminders_of(client, alice) == []
+
+
+async def test_a_relative_reminder_moved_into_the_past_is_delivered_at_the_next_tick(
+    client: httpx.AsyncClient,
+    alice: Account,
+    create_task: CreateTask,
+    clock: ManualClock,
+    stack: Stack,
+    rt: Runtime,
+) -> None:
+    task = await create_task(alice, title="t", due_at=DUE, reminders=[{"before": "PT1H"}])
+    soon = (clock.now() + timedelta(minutes=30)).isoformat()
+    moved = await client.patch(
+        f"/api/tasks/{task['id']}", json={"due_at": soon}, headers=alice.headers
+    )
+    assert moved.status_code == 200, moved.text
+    await settle(rt)
+    assert (await tick(stack))["delivered"] == 1
