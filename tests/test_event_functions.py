@@ -221,6 +221,20 @@ async def test_invalid_data_is_dead_lettered_not_retried(
     assert await count(rt, "select count(*) from audit_log where event_id = any($1)", ids) == 0
 
 
+async def test_a_poison_event_delivered_again_stays_one_dead_letter_with_a_count(
+    stack: Stack, rt: Runtime, alice: Account, task: dict[str, Any]
+) -> None:
+    invalid = task_event(alice, task)
+    invalid["data"] = {"task": {"id": task["id"]}}
+    for _ in range(3):
+        assert await structured(stack, invalid) == (200, {"status": "SUCCESS"})
+    for _ in range(2):
+        assert (await post(stack, "process_event", "/events", b"{nope", {}))[0] == 200
+    async with rt.database.transaction() as conn:
+        rows = await conn.fetch("select event_id, received_count from dead_letters order by 1")
+    assert [(r["event_id"], r["received_count"]) for r in rows] == [(invalid["id"], 3), (None, 2)]
+
+
 async def test_a_type_no_consumer_takes_is_acknowledged_and_counted_not_dead_lettered(
     stack: Stack, rt: Runtime, alice: Account, task: dict[str, Any]
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -92,3 +93,48 @@ def test_badly_named_files_are_refused(tmp_path: Path) -> None:
     (tmp_path / "first.sql").write_text("select 1;")
     with pytest.raises(MigrationError, match=r"NNN_name\.sql"):
         load_migrations(tmp_path)
+
+
+async def test_dead_letters_kept_twice_before_007_are_folded_into_one(
+    empty_database: str, tmp_path: Path
+) -> None:
+    for migration in load_migrations():
+        if migration.version < "007":
+            (tmp_path / f"{migration.version}_{migration.name}.sql").write_text(migration.sql)
+    await migrate(empty_database, tmp_path)
+    conn = await asyncpg.connect(empty_database)
+    try:
+        insert = """
+            insert into dead_letters (id, event_id, event_type, topic, subscriber, reason,
+                                      raw, received_at, replayed_at, replay_count)
+            values ($1, $2, 'todo.task.created', 'task.events', $3, $4, $5,
+                    '2026-03-02T09:00:00Z'::timestamptz + $6 * interval '1 minute', $7, $8)
+        """
+        event_id = str(uuid.uuid4())
+        replayed = datetime(2026, 3, 2, 9, 1, 30, tzinfo=UTC)
+        first, second, third, other, body = (uuid.uuid4() for _ in range(5))
+        await conn.execute(insert, first, event_id, "audit", "broke", None, 0, replayed, 1)
+        await conn.execute(insert, second, event_id, "audit", "broke", None, 1, replayed, 1)
+        await conn.execute(insert, third, event_id, "audit", "broke later", None, 2, None, 0)
+        await conn.execute(insert, other, event_id, "recurrence", "broke", None, 0, None, 0)
+        for n in range(2):
+            await conn.execute(
+                insert, body if n == 0 else uuid.uuid4(), None, None, "bad", "??", n, None, 0
+            )
+
+        await migrate(empty_database)
+        rows = await conn.fetch(
+            "select id, reason, received_count, last_received_at, replayed_at, replay_count "
+            "from dead_letters order by received_at, subscriber nulls last"
+        )
+    finally:
+        await conn.close()
+    folded = {r["id"]: r for r in rows}
+    assert set(folded) == {first, other, body}
+    assert folded[first]["received_count"] == 3
+    assert folded[first]["reason"] == "broke later"
+    assert folded[first]["last_received_at"] == datetime(2026, 3, 2, 9, 2, tzinfo=UTC)
+    assert folded[first]["replayed_at"] is None  # it came again after the replay
+    assert folded[first]["replay_count"] == 1
+    assert folded[other]["received_count"] == 1
+    assert folded[body]["received_count"] == 2

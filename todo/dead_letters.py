@@ -3,10 +3,15 @@
 They are kept with the reason, for an operator to inspect and replay. Replaying an event
 of our own outbox marks it unpublished again: the relay sends it to its topic once more,
 consumers that already took it skip it, and the one that failed gets another try.
+
+There is one letter per subscriber and event (a body that was not an event counts as
+its hash): each redelivery of the same bad event adds to its count and brings it back
+to the unreplayed ones, never a second row, so a replay sends it once.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,12 +35,25 @@ class DeadLetter:
     received_at: datetime
     replayed_at: datetime | None
     replay_count: int
+    received_count: int
+    last_received_at: datetime
 
 
 _COLUMNS = (
     "id, event_id, event_type, topic, subscriber, reason, event, raw, received_at, "
-    "replayed_at, replay_count"
+    "replayed_at, replay_count, received_count, last_received_at"
 )
+# A letter that comes again takes the latest reason and is due for a replay again.
+_STORE = f"""
+insert into dead_letters ({_COLUMNS}, letter_key)
+values ($1, $2, $3, $4, $5, $6, $7, $8, $9, null, 0, 1, $9, $10)
+on conflict ((coalesce(subscriber, '')), letter_key) do update set
+    received_count = dead_letters.received_count + 1,
+    last_received_at = excluded.last_received_at,
+    reason = excluded.reason,
+    replayed_at = null
+returning id
+"""
 
 
 async def store(
@@ -48,23 +66,28 @@ async def store(
     raw: bytes | None = None,
     subscriber: str | None = None,
 ) -> UUID:
-    dead_letter_id = uuid4()
-    await conn.execute(
-        f"""
-        insert into dead_letters ({_COLUMNS})
-        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, null, 0)
-        """,
-        dead_letter_id,
-        None if event is None else str(event.get("id")),
+    """Keep a letter, or count one more delivery of a letter kept before; its id."""
+    event_id = None if event is None else str(event.get("id"))
+    body = None if raw is None else raw.decode("utf-8", errors="replace")
+    dead_letter_id: UUID = await conn.fetchval(
+        _STORE,
+        uuid4(),
+        event_id,
         None if event is None else str(event.get("type")),
         topic,
         subscriber,
         reason,
         _json_safe(event),
-        None if raw is None else raw.decode("utf-8", errors="replace"),
+        body,
         now,
+        event_id or _body_key(body or ""),
     )
     return dead_letter_id
+
+
+def _body_key(body: str) -> str:
+    """A body that is not an event, by its content (as 007_dead_letter_once.sql keys it)."""
+    return "sha256:" + hashlib.sha256(body.encode()).hexdigest()
 
 
 def _json_safe(event: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -76,7 +99,7 @@ def _json_safe(event: dict[str, Any] | None) -> dict[str, Any] | None:
 
 async def recent(conn: Connection, limit: int = 50) -> list[DeadLetter]:
     rows = await conn.fetch(
-        f"select {_COLUMNS} from dead_letters order by received_at desc, id limit $1", limit
+        f"select {_COLUMNS} from dead_letters order by last_received_at desc, id limit $1", limit
     )
     return [DeadLetter(**dict(r)) for r in rows]
 
@@ -112,7 +135,16 @@ async def replay(conn: Connection, dead_letter_id: UUID, now: datetime) -> str:
 
 
 async def unreplayed(conn: Connection) -> list[UUID]:
+    """One letter per event not replayed since it last came: replaying it requeues the
+    event for every subscriber, and marks the event's other letters replayed too."""
     rows = await conn.fetch(
-        "select id from dead_letters where replayed_at is null order by received_at"
+        """
+        select id from (
+            select distinct on (letter_key) id, received_at from dead_letters
+            where replayed_at is null
+            order by letter_key, received_at, id
+        ) letters
+        order by received_at, id
+        """
     )
     return [r["id"] for r in rows]

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib.metadata import version
 from typing import Any
+from urllib.parse import urlsplit
 from uuid import UUID
 
 from todo.settings import Settings
@@ -30,6 +31,29 @@ def _database(settings: Settings) -> Iterator[tuple[str, str]]:
         yield server.get_uri("todo"), f"embedded Postgres, files in {folder} (kept between runs)"
     finally:
         server.cleanup()
+
+
+@contextmanager
+def _reporting_unreachable(url: str) -> Iterator[None]:
+    """A database that cannot be reached is one line for the operator, not a traceback."""
+    from todo.db import CONNECTION_ERRORS
+    from todo.errors import DatabaseUnavailable
+
+    unreachable: tuple[type[BaseException], ...] = (DatabaseUnavailable, *CONNECTION_ERRORS)
+    try:
+        yield
+    except unreachable as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise SystemExit(f"todo: cannot reach Postgres at {_address(url)}: {reason}") from None
+
+
+def _address(url: str) -> str:
+    """host:port of a database URL, without the credentials."""
+    parts = urlsplit(url)
+    try:
+        return f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+    except ValueError:  # several hosts, as libpq allows: name them as given
+        return parts.netloc.rpartition("@")[2]
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
@@ -81,7 +105,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     from todo.migrations import migrate
 
     settings = Settings.from_env()
-    with _database(settings) as (url, description):
+    with _database(settings) as (url, description), _reporting_unreachable(url):
         applied = asyncio.run(migrate(url, statement_cache_size=settings.db_statement_cache_size))
     names = ", ".join(applied) or "none pending"
     print(f"applied {len(applied)} migration(s) to {description}: {names}")
@@ -99,7 +123,7 @@ def _with_database(work: Callable[[Any], Awaitable[None]]) -> int:
         finally:
             await database.close()
 
-    with _database(Settings.from_env()) as (url, _):
+    with _database(Settings.from_env()) as (url, _), _reporting_unreachable(url):
         asyncio.run(run(url))
     return 0
 
@@ -113,10 +137,11 @@ def cmd_dlq_list(args: argparse.Namespace) -> int:
         if not letters:
             print("no dead letters")
         for letter in letters:
+            received = f"received {letter.received_count}x"
             replayed = f"replayed {letter.replay_count}x" if letter.replay_count else "not replayed"
             print(
-                f"{letter.id}  {letter.received_at:%Y-%m-%d %H:%M:%S}  {letter.topic:<24} "
-                f"{letter.event_type or '-':<26} {replayed:<14} {letter.reason}"
+                f"{letter.id}  {letter.last_received_at:%Y-%m-%d %H:%M:%S}  {letter.topic:<24} "
+                f"{letter.event_type or '-':<26} {received:<14} {replayed:<14} {letter.reason}"
             )
 
     return _with_database(work)
