@@ -380,3 +380,38 @@ async def test_a_position_past_a_bigint_is_a_protocol_error_not_try_again_later(
         refused = await open_socket(ws_url, alice.token, path=f"/ws?since={since}")
         code, received = await closed_with(refused)
         assert (code, received) == (1008, [])
+
+
+async def test_reminder_moves_and_deletes_are_pushed(
+    ws_url: str, client: httpx.AsyncClient, alice: Account, rt: Runtime
+) -> None:
+    ws = await open_socket(ws_url, alice.token)
+    await receive(ws)
+    task = (
+        await client.post(
+            "/api/tasks",
+            json={
+                "title": "t",
+                "due_at": "2026-03-05T17:00:00Z",
+                "reminders": [{"before": "PT1H"}],
+            },
+            headers=alice.headers,
+        )
+    ).json()
+    await client.patch(
+        f"/api/tasks/{task['id']}", json={"due_at": "2026-03-06T17:00:00Z"}, headers=alice.headers
+    )
+    (reminder,) = (await client.get("/api/reminders", headers=alice.headers)).json()["items"]
+    await client.delete(f"/api/reminders/{reminder['id']}", headers=alice.headers)
+    await settle(rt)
+    messages = [await receive(ws) for _ in range(5)]
+    assert [m["type"] for m in messages] == [
+        "task.created",
+        "reminder.scheduled",
+        "task.updated",
+        "reminder.updated",
+        "reminder.deleted",
+    ]
+    assert messages[3]["data"]["reminder"]["remind_at"] == "2026-03-06T16:00:00Z"
+    assert messages[4]["data"]["reminder"]["id"] == reminder["id"]
+    await ws.close()
