@@ -9,7 +9,7 @@ from uuid import uuid4
 import yaml
 
 from deploy import ROOT
-from todo.event_types import CATALOGUE, DueTask, ReminderDue, TaskCreated
+from todo.event_types import CATALOGUE, DueTask, ReminderDue, TaskCreated, TaskUpdated
 from todo.events import topic_of
 from todo.reminder_models import Reminder
 from todo.task_models import Task
@@ -49,6 +49,8 @@ def test_payloads_keep_the_wire_form_clients_read() -> None:
         updated_at=now,
     )
     assert TaskCreated(task=task).data() == {"task": task.model_dump(mode="json")}
+    updated = TaskUpdated(task=task, changed=["title"], previous={"title": "s"}).data()
+    assert list(updated) == ["task", "changed", "previous"]
     reminder = Reminder(
         id=uuid4(),
         task_id=task.id,

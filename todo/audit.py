@@ -31,7 +31,7 @@ async def record(work: UnitOfWork, event: IncomingEvent) -> None:
     before: dict[str, Any] | None = None
     if isinstance(payload, TaskDeleted):
         before, after = task, None
-    elif isinstance(payload, TaskChange):
+    elif isinstance(payload, TaskChange) and payload.previous:
         before = {**task, **payload.previous}
     await work.conn.execute(
         INSERT_AUDIT,

@@ -16,6 +16,8 @@ from datetime import datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
+from pydantic import Field
+
 from todo.models import Output
 from todo.notification_models import Notification
 from todo.reminder_models import Reminder
@@ -44,10 +46,11 @@ class TaskCreated(TaskEvent):
 
 
 class TaskChange(TaskEvent):
-    """A change to a task: which fields changed, and their values before it."""
+    """A change to a task: which fields changed, and their values before it. Producers
+    always set both; a consumer that needs only the task takes an event without them."""
 
-    changed: list[str]
-    previous: dict[str, Any]
+    changed: list[str] = Field(default_factory=list)
+    previous: dict[str, Any] = Field(default_factory=dict)
 
 
 class TaskUpdated(TaskChange):
