@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,19 +56,25 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.cleanup()
 
 
-@pytest.fixture(scope="session")
-async def database_url(server_url: str) -> AsyncIterator[str]:
-    """A fresh database on that server, migrated, dropped after the run."""
-    name = f"todo_test_{uuid.uuid4().hex[:10]}"
+@asynccontextmanager
+async def scratch_database(server_url: str, prefix: str) -> AsyncIterator[str]:
+    """A new, empty database on the server, dropped when the block ends."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(server_url)
     await admin.execute(f'create database "{name}"')
-    url = with_database(server_url, name)
-    await migrate(url)
     try:
-        yield url
+        yield with_database(server_url, name)
     finally:
         await admin.execute(f'drop database if exists "{name}" with (force)')
         await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def database_url(server_url: str) -> AsyncIterator[str]:
+    """A fresh database on that server, migrated, dropped after the run."""
+    async with scratch_database(server_url, "todo_test") as url:
+        await migrate(url)
+        yield url
 
 
 @pytest.fixture(scope="session")

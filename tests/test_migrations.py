@@ -11,20 +11,14 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from tests.conftest import with_database
+from tests.conftest import scratch_database
 from todo.migrations import MigrationError, load_migrations, migrate
 
 
 @pytest.fixture
 async def empty_database(server_url: str) -> AsyncIterator[str]:
-    name = f"todo_migrate_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(server_url)
-    await admin.execute(f'create database "{name}"')
-    try:
-        yield with_database(server_url, name)
-    finally:
-        await admin.execute(f'drop database "{name}" with (force)')
-        await admin.close()
+    async with scratch_database(server_url, "todo_migrate") as url:
+        yield url
 
 
 async def test_migrations_apply_in_order_once_each(empty_database: str) -> None:

@@ -13,15 +13,13 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import PASSWORD, with_database
+from tests.conftest import PASSWORD, scratch_database
 from tests.test_dev_command import DevProcess
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
@@ -30,14 +28,8 @@ ST = Path(sys.executable).with_name("st")
 
 @pytest.fixture(scope="module")
 async def dev_database(server_url: str) -> AsyncIterator[str]:
-    name = f"todo_schemathesis_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(server_url)
-    await admin.execute(f'create database "{name}"')
-    try:
-        yield with_database(server_url, name)
-    finally:
-        await admin.execute(f'drop database if exists "{name}" with (force)')
-        await admin.close()
+    async with scratch_database(server_url, "todo_schemathesis") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
