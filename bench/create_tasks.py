@@ -72,15 +72,21 @@ def median_result(rounds: list[Result]) -> Result:
 
 
 async def drive(
-    name: str, requests: int, concurrency: int, one: Callable[[int], Awaitable[None]]
+    name: str,
+    requests: int,
+    concurrency: int,
+    one: Callable[[int], Awaitable[None]],
+    seconds: float | None = None,
 ) -> Result:
-    """Run `requests` calls of `one(worker)` with `concurrency` workers; time each."""
+    """Run `requests` calls of `one(worker)` with `concurrency` workers; time each.
+    With `seconds`, no call starts after that long."""
     latencies: list[float] = []
     remaining = requests
+    deadline = time.perf_counter() + seconds if seconds is not None else float("inf")
 
     async def worker(index: int) -> None:
         nonlocal remaining
-        while remaining > 0:
+        while remaining > 0 and time.perf_counter() < deadline:
             remaining -= 1
             started = time.perf_counter()
             await one(index)

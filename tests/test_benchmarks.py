@@ -20,6 +20,7 @@ SMALL_RUNS = {
     "tick": ["--rows", "20000", "--repeat", "1"],
     "events": ["--events", "60", "--concurrency", "4", "--rounds", "1"],
     "publish": ["--seconds", "2", "--concurrency", "4"],
+    "list_tasks": ["--requests", "40", "--concurrency", "4", "--rounds", "1", "--tasks", "60"],
     "realtime": ["--connections", "20", "--users", "5", "--events", "20"],
     "recurrence": ["--years", "1", "--repeat", "1"],
 }

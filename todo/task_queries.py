@@ -91,9 +91,9 @@ def text_query(q: str, params: Params) -> str:
     )
 
 
-async def list_tasks(
-    conn: Connection, user_id: UUID, query: TaskListQuery, now: datetime
-) -> TaskPage:
+def list_statement(user_id: UUID, query: TaskListQuery, now: datetime) -> tuple[str, list[Any]]:
+    """The SQL of one list page and its parameters: one row past the page, to tell if
+    there is more, and each row's sort value for the next cursor."""
     params = Params(user_id)
     where = ["user_id = $1"]
     if query.status:
@@ -116,16 +116,21 @@ async def list_tasks(
     if query.cursor:
         where.append(_after_cursor(key, query.sort, query.cursor, params))
     direction = "desc" if key.descending else "asc"
-    rows = await conn.fetch(
-        f"""
+    sql = f"""
         select {COLUMNS}, {key.value or key.expression} as sort_value
         from tasks
         where {" and ".join(where)}
         order by {key.expression} {direction} nulls last, id {direction}
         limit {params.add(query.limit + 1)}
-        """,
-        *params.values,
-    )
+        """
+    return sql, params.values
+
+
+async def list_tasks(
+    conn: Connection, user_id: UUID, query: TaskListQuery, now: datetime
+) -> TaskPage:
+    sql, args = list_statement(user_id, query, now)
+    rows = await conn.fetch(sql, *args)
     page, more = rows[: query.limit], len(rows) > query.limit
     next_cursor = None
     if more:
