@@ -13,6 +13,11 @@ import pytest
 
 from tests.conftest import Account, CreateTask
 from todo.clock import ManualClock
+from todo.query_models import SearchHit, SearchPage, TaskListQuery, TaskPage
+from todo.runtime import Runtime
+from todo.task_models import Task
+from todo.task_queries import list_statement
+from todo.tasks import COLUMNS, INSERT_TASK
 
 PRIORITY_RANK = {"low": 0, "medium": 1, "high": 2, "urgent": 3}
 
@@ -287,6 +292,63 @@ async def test_search_pages_with_a_cursor(
         if not cursor:
             break
     assert len(seen) == len(set(seen)) == 9
+
+
+# One row of every shape a task can take in the table: nulls, empty and full tags,
+# metadata with non-ASCII text, escapes, numbers and nesting, both recurrence modes, and
+# times with and without microseconds.
+TASK_SHAPES: list[dict[str, Any]] = [
+    {"title": "plain report", "description": None, "status": "pending", "priority": "low",
+     "due_at": None, "done": False, "tags": [], "metadata": {}, "recurrence": None,
+     "at": datetime(2026, 3, 1, 9, 0, tzinfo=UTC)},
+    {"title": "Café report ☕ — 日本語", "description": 'say "hi"\\n\tback\\slash',
+     "status": "completed", "priority": "urgent",
+     "due_at": datetime(2026, 3, 2, 9, 30, 15, 123456, tzinfo=UTC), "done": True,
+     "tags": ["home", "café", "x" * 50],
+     "metadata": {"note": "für Ärger 😀", "n": 3, "ratio": 0.1, "big": 2**53 + 1,
+                  "flag": True, "none": None, "nested": {"list": [1, "two", {"3": []}]},
+                  "ctl": "a\u0001b\u2028c</script>"},
+     "recurrence": {"rrule": "FREQ=MONTHLY;BYMONTHDAY=1", "timezone": "Europe/Paris",
+                    "mode": "completion"},
+     "at": datetime(2026, 3, 1, 9, 0, 0, 500, tzinfo=UTC)},
+    {"title": "weekly report", "description": "", "status": "in_progress",
+     "priority": "medium", "due_at": datetime(2026, 3, 3, tzinfo=UTC), "done": False,
+     "tags": ["work"], "metadata": {"k": ""},
+     "recurrence": {"rrule": "FREQ=WEEKLY", "timezone": None, "mode": "due"},
+     "at": datetime(2026, 3, 1, 9, 0, 1, 999999, tzinfo=UTC)},
+]  # fmt: skip
+
+
+async def test_reads_answer_the_json_of_validated_tasks_byte_for_byte(
+    rt: Runtime, client: httpx.AsyncClient, alice: Account
+) -> None:
+    """Rows become answers without validation; the bytes must stay those validation gave."""
+    async with rt.database.transaction() as conn:
+        for shape in TASK_SHAPES:
+            await conn.execute(
+                INSERT_TASK, uuid.uuid4(), alice.id, shape["title"], shape["description"],
+                shape["status"], shape["priority"], shape["due_at"],
+                shape["at"] if shape["done"] else None, shape["tags"], shape["metadata"],
+                shape["recurrence"], shape["at"],
+            )  # fmt: skip
+        sql, args = list_statement(alice.id, TaskListQuery(), rt.clock.now())
+        rows = await conn.fetch(sql, *args)
+        hits = await conn.fetch(
+            f"select {COLUMNS}, ts_rank(search, q) as rank from tasks, "
+            "to_tsquery('english', 'report') q where user_id = $1 order by rank desc, id",
+            alice.id,
+        )
+    validated = [Task.model_validate(dict(r)) for r in rows]
+    assert {t.recurrence is not None for t in validated} == {True, False}
+
+    listed = await client.get("/api/tasks", headers=alice.headers)
+    assert listed.content == TaskPage(items=validated, next_cursor=None).model_dump_json().encode()
+    for task in validated:
+        one = await client.get(f"/api/tasks/{task.id}", headers=alice.headers)
+        assert one.content == task.model_dump_json().encode()
+    found = await client.get("/api/search", params={"q": "report"}, headers=alice.headers)
+    expected = SearchPage(items=[SearchHit.model_validate(dict(r)) for r in hits], next_cursor=None)
+    assert found.content == expected.model_dump_json().encode()
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from todo.cursor import bad_cursor, cursor_id, cursor_instant, decode_cursor, en
 from todo.db import Connection
 from todo.paging import Params
 from todo.query_models import SearchHit, SearchPage, SearchQuery, TaskListQuery, TaskPage
-from todo.tasks import COLUMNS, task_from_row
+from todo.tasks import COLUMNS, task_from_row, task_values
 
 
 @dataclass(frozen=True)
@@ -203,5 +203,5 @@ async def search_tasks(conn: Connection, user_id: UUID, query: SearchQuery) -> S
     if more:
         next_cursor = encode_cursor({"rank": page[-1]["rank"], "id": str(page[-1]["id"])})
     return SearchPage(
-        items=[SearchHit.model_validate(dict(r)) for r in page], next_cursor=next_cursor
+        items=[SearchHit.model_construct(**task_values(r)) for r in page], next_cursor=next_cursor
     )

@@ -15,7 +15,7 @@ from todo import idempotency
 from todo.db import Connection
 from todo.errors import StaleVersion, TaskNotFound
 from todo.event_types import RecurrenceCreated, TaskCompleted, TaskCreated, TaskDeleted, TaskUpdated
-from todo.task_models import Task, TaskCreate, TaskPatch
+from todo.task_models import Recurrence, Task, TaskCreate, TaskPatch
 from todo.unit_of_work import UnitOfWork
 
 # Status and priority are Postgres enums that cross the wire as text: asyncpg has no
@@ -47,8 +47,23 @@ _PATCHABLE = {
 }
 
 
+def task_values(row: asyncpg.Record) -> dict[str, Any]:
+    """A task row's values as a Task's fields, for building one without validation.
+
+    The table's types and constraints already hold what validation would check, and
+    every value in it came through TaskCreate or TaskPatch. Validating on the way out
+    re-parsed each recurrence rule with dateutil: 3.5 ms of a 50-task page (most of
+    the function's time, measured with py-spy under bench/list_tasks), where
+    model_construct takes 0.3 ms and serializes to the same JSON.
+    """
+    values = dict(row)
+    if values["recurrence"] is not None:
+        values["recurrence"] = Recurrence.model_construct(**values["recurrence"])
+    return values
+
+
 def task_from_row(row: asyncpg.Record) -> Task:
-    return Task.model_validate(dict(row))
+    return Task.model_construct(**task_values(row))
 
 
 def task_json(task: Task) -> dict[str, Any]:
