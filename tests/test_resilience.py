@@ -15,7 +15,7 @@ from tests.conftest import Account, rewire, settle
 from tests.tcp_proxy import FlakyProxy
 from tests.test_tick import tick
 from todo.clock import ManualClock
-from todo.db import Database
+from todo.db import Connection, Database
 from todo.errors import DatabaseUnavailable
 from todo.runtime import Runtime
 from todo.settings import Settings
@@ -97,6 +97,42 @@ async def test_killed_connections_do_not_fail_the_next_request(
     assert (
         await client.post("/api/tasks", json={"title": "t"}, headers=alice.headers)
     ).status_code == 201
+
+
+async def test_a_read_whose_connection_dies_runs_again_on_another(rt: Runtime) -> None:
+    """Reads skip BEGIN, which used to find dead connections: the read itself does."""
+    database = Database(rt.settings)
+    attempts: list[int] = []
+
+    async def count_tasks(conn: Connection) -> int:
+        attempts.append(await conn.fetchval("select pg_backend_pid()"))
+        if len(attempts) == 1:  # the server cuts this connection mid-read
+            await conn.fetchval("select pg_terminate_backend(pg_backend_pid())")
+        count: int = await conn.fetchval("select count(*) from tasks")
+        return count
+
+    try:
+        assert await database.read(count_tasks) == 0
+        assert len(attempts) == 2
+        assert attempts[0] != attempts[1]
+    finally:
+        await database.close()
+
+
+async def test_a_read_that_times_out_is_503_and_not_run_again(rt: Runtime) -> None:
+    database = Database(rt.settings.with_changes(db_command_timeout=0.2))
+    attempts: list[None] = []
+
+    async def slow(conn: Connection) -> None:
+        attempts.append(None)
+        await conn.execute("select pg_sleep(5)")
+
+    try:
+        with pytest.raises(DatabaseUnavailable):
+            await database.read(slow)
+        assert len(attempts) == 1
+    finally:
+        await database.close()
 
 
 async def test_the_pool_is_created_on_first_use_and_sized_by_the_environment(

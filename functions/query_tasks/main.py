@@ -1,4 +1,7 @@
-"""query_tasks: read one task, list and search them, and follow the change feed."""
+"""query_tasks: read one task, list and search them, and follow the change feed.
+
+Each read is one statement, run without a transaction (see Database.read).
+"""
 
 from __future__ import annotations
 
@@ -25,8 +28,10 @@ READ = {"permission": "tasks:read"}
 
 @api.get("/api/tasks/{id}", summary="One task", response=Task, **READ)
 async def get(call: Call) -> Response:
-    async with runtime().database.transaction() as conn:
-        task = await tasks.get_task(conn, call.user.user_id, call.path_uuid("id"))
+    task_id = call.path_uuid("id")
+    task = await runtime().database.read(
+        lambda conn: tasks.get_task(conn, call.user.user_id, task_id)
+    )
     return json_response(task, headers={"ETag": etag(task.version)})
 
 
@@ -39,8 +44,10 @@ async def get(call: Call) -> Response:
 )
 async def list_(call: Call, query: TaskListQuery) -> Response:
     rt = runtime()
-    async with rt.database.transaction() as conn:
-        page = await task_queries.list_tasks(conn, call.user.user_id, query, rt.clock.now())
+    now = rt.clock.now()
+    page = await rt.database.read(
+        lambda conn: task_queries.list_tasks(conn, call.user.user_id, query, now)
+    )
     return json_response(page)
 
 
@@ -52,8 +59,9 @@ async def list_(call: Call, query: TaskListQuery) -> Response:
     **READ,
 )
 async def search(call: Call, query: SearchQuery) -> Response:
-    async with runtime().database.transaction() as conn:
-        page = await task_queries.search_tasks(conn, call.user.user_id, query)
+    page = await runtime().database.read(
+        lambda conn: task_queries.search_tasks(conn, call.user.user_id, query)
+    )
     return json_response(page)
 
 
@@ -65,8 +73,9 @@ async def search(call: Call, query: SearchQuery) -> Response:
     **READ,
 )
 async def sync(call: Call, query: SyncQuery) -> Response:
-    async with runtime().database.transaction() as conn:
-        found = await outbox.changes_since(conn, call.user.user_id, query.since, query.limit + 1)
+    found = await runtime().database.read(
+        lambda conn: outbox.changes_since(conn, call.user.user_id, query.since, query.limit + 1)
+    )
     page = found[: query.limit]
     feed = ChangeFeed(
         events=[e.to_cloudevent() for e in page],
