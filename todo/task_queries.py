@@ -17,8 +17,8 @@ from uuid import UUID
 from todo.cursor import bad_cursor, cursor_id, cursor_instant, decode_cursor, encode_cursor
 from todo.db import Connection
 from todo.paging import Params
-from todo.query_models import SearchHit, SearchPage, SearchQuery, TaskListQuery, TaskPage
-from todo.tasks import COLUMNS, task_from_row, task_values
+from todo.query_models import SearchQuery, TaskListQuery
+from todo.tasks import COLUMNS, task_document
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,8 @@ def list_statement(user_id: UUID, query: TaskListQuery, now: datetime) -> tuple[
 
 async def list_tasks(
     conn: Connection, user_id: UUID, query: TaskListQuery, now: datetime
-) -> TaskPage:
+) -> dict[str, Any]:
+    """A TaskPage as its JSON document (see tasks.task_document)."""
     sql, args = list_statement(user_id, query, now)
     rows = await conn.fetch(sql, *args)
     page, more = rows[: query.limit], len(rows) > query.limit
@@ -143,7 +144,7 @@ async def list_tasks(
                 "id": str(last["id"]),
             }
         )
-    return TaskPage(items=[task_from_row(r) for r in page], next_cursor=next_cursor)
+    return {"items": [task_document(r) for r in page], "next_cursor": next_cursor}
 
 
 def _after_cursor(key: SortKey, sort: str, cursor: str, params: Params) -> str:
@@ -169,7 +170,8 @@ def _after_cursor(key: SortKey, sort: str, cursor: str, params: Params) -> str:
     return f"({row_after} or {expr} is null)" if key.nullable else row_after
 
 
-async def search_tasks(conn: Connection, user_id: UUID, query: SearchQuery) -> SearchPage:
+async def search_tasks(conn: Connection, user_id: UUID, query: SearchQuery) -> dict[str, Any]:
+    """A SearchPage as its JSON document (see tasks.task_document)."""
     params = Params(user_id)
     tsquery = text_query(query.q, params)
     cursor_condition = "true"
@@ -202,6 +204,5 @@ async def search_tasks(conn: Connection, user_id: UUID, query: SearchQuery) -> S
     next_cursor = None
     if more:
         next_cursor = encode_cursor({"rank": page[-1]["rank"], "id": str(page[-1]["id"])})
-    return SearchPage(
-        items=[SearchHit.model_construct(**task_values(r)) for r in page], next_cursor=next_cursor
-    )
+    items = [task_document(r) | {"rank": r["rank"]} for r in page]
+    return {"items": items, "next_cursor": next_cursor}

@@ -47,23 +47,41 @@ _PATCHABLE = {
 }
 
 
-def task_values(row: asyncpg.Record) -> dict[str, Any]:
-    """A task row's values as a Task's fields, for building one without validation.
+def task_from_row(row: asyncpg.Record) -> Task:
+    """The task a row holds, built without validation.
 
     The table's types and constraints already hold what validation would check, and
     every value in it came through TaskCreate or TaskPatch. Validating on the way out
-    re-parsed each recurrence rule with dateutil: 3.5 ms of a 50-task page (most of
-    the function's time, measured with py-spy under bench/list_tasks), where
-    model_construct takes 0.3 ms and serializes to the same JSON.
+    re-parsed each recurrence rule with dateutil: 3.5 ms for 50 tasks (most of a list
+    request's time, measured with py-spy under bench/list_tasks); model_construct takes
+    0.3 ms and the Task dumps to the same JSON.
     """
     values = dict(row)
     if values["recurrence"] is not None:
         values["recurrence"] = Recurrence.model_construct(**values["recurrence"])
-    return values
+    return Task.model_construct(**values)
 
 
-def task_from_row(row: asyncpg.Record) -> Task:
-    return Task.model_construct(**task_values(row))
+_TASK_FIELDS = tuple(Task.model_fields)
+# A stored recurrence's fields in the model's order, with their defaults: jsonb keeps its
+# keys in an order of its own, and the JSON must list them as Recurrence does.
+_RECURRENCE = {
+    name: None if field.is_required() else field.get_default()
+    for name, field in Recurrence.model_fields.items()
+}
+
+
+def task_document(row: asyncpg.Record) -> dict[str, Any]:
+    """A task row as the API's JSON document, for `pydantic_core.to_json`: the same bytes
+    as Task.model_dump_json, without building a Task.
+
+    For pages: building 50 Tasks (0.3-0.5 ms) and dumping them (0.12 ms) took a quarter
+    of a list request's time in the worker; these documents encode in 0.25 ms together.
+    """
+    document = {name: row[name] for name in _TASK_FIELDS}
+    if document["recurrence"] is not None:
+        document["recurrence"] = {**_RECURRENCE, **document["recurrence"]}
+    return document
 
 
 def task_json(task: Task) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from uuid import UUID
 import asyncpg
 from cloudevents.http import CloudEvent
 from pydantic import BaseModel, ValidationError
+from pydantic_core import to_json
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
@@ -482,7 +483,9 @@ def _is_list(annotation: Any) -> bool:
 def json_response(
     payload: BaseModel | dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
-    content = payload.model_dump_json() if isinstance(payload, BaseModel) else json.dumps(payload)
+    """A model, or a document of plain values (datetimes and UUIDs too), encoded the same
+    way: pydantic-core writes both, so a page built from rows reads as its model would."""
+    content = payload.model_dump_json() if isinstance(payload, BaseModel) else to_json(payload)
     return Response(content, status_code=status, media_type="application/json", headers=headers)
 
 
