@@ -10,8 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic_core import to_json
 
 from tests.conftest import Account, CreateTask
+from todo import documents
 from todo.clock import ManualClock
 from todo.query_models import SearchHit, SearchPage, TaskListQuery, TaskPage
 from todo.runtime import Runtime
@@ -305,7 +307,8 @@ TASK_SHAPES: list[dict[str, Any]] = [
      "status": "completed", "priority": "urgent",
      "due_at": datetime(2026, 3, 2, 9, 30, 15, 123456, tzinfo=UTC), "done": True,
      "tags": ["home", "café", "x" * 50],
-     "metadata": {"note": "für Ärger 😀", "n": 3, "ratio": 0.1, "big": 2**53 + 1,
+     "metadata": {"note": "für Ärger 😀", "n": 3, "ratio": 0.1, "tiny": 1.5e-7, "x": 123456789.125,
+                  "big": 2**63 - 1, "neg": -(2**63),
                   "flag": True, "none": None, "nested": {"list": [1, "two", {"3": []}]},
                   "ctl": "a\u0001b\u2028c</script>"},
      "recurrence": {"rrule": "FREQ=MONTHLY;BYMONTHDAY=1", "timezone": "Europe/Paris",
@@ -349,6 +352,12 @@ async def test_reads_answer_the_json_of_validated_tasks_byte_for_byte(
     found = await client.get("/api/search", params={"q": "report"}, headers=alice.headers)
     expected = SearchPage(items=[SearchHit.model_validate(dict(r)) for r in hits], next_cursor=None)
     assert found.content == expected.model_dump_json().encode()
+
+
+def test_a_document_orjson_refuses_is_written_as_pydantic_writes_it() -> None:
+    document = {"metadata": {"huge": 2**70, "big": 2**64}, "at": datetime(2026, 1, 1, tzinfo=UTC)}
+    assert documents.encode(document) == to_json(document)
+    assert b'"huge":1180591620717411303424' in documents.encode(document)
 
 
 @pytest.mark.parametrize(

@@ -34,12 +34,11 @@ from uuid import UUID
 import asyncpg
 from cloudevents.http import CloudEvent
 from pydantic import BaseModel, ValidationError
-from pydantic_core import to_json
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 
-from todo import context, json_input, logs, metrics
+from todo import context, documents, json_input, logs, metrics
 from todo.confirmed_accounts import refers_to_a_missing_user
 from todo.errors import (
     AccountGone,
@@ -483,10 +482,14 @@ def _is_list(annotation: Any) -> bool:
 def json_response(
     payload: BaseModel | dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
-    """A model, or a document of plain values (datetimes and UUIDs too), encoded the same
-    way: pydantic-core writes both, so a page built from rows reads as its model would."""
-    content = payload.model_dump_json() if isinstance(payload, BaseModel) else to_json(payload)
+    content = payload.model_dump_json() if isinstance(payload, BaseModel) else json.dumps(payload)
     return Response(content, status_code=status, media_type="application/json", headers=headers)
+
+
+def document_response(document: dict[str, Any]) -> Response:
+    """A page built straight from rows (datetimes and UUIDs as they came), with the bytes
+    its response model would dump to (see todo.documents)."""
+    return Response(documents.encode(document), media_type="application/json")
 
 
 def if_match(call: Call) -> frozenset[int] | None:

@@ -20,7 +20,7 @@ from todo.query_models import (
 )
 from todo.runtime import runtime
 from todo.task_models import Task
-from todo.web import Call, FunctionApi, etag, json_response
+from todo.web import Call, FunctionApi, document_response, etag, json_response
 
 api = FunctionApi("query_tasks")
 READ = {"permission": "tasks:read"}
@@ -48,7 +48,7 @@ async def list_(call: Call, query: TaskListQuery) -> Response:
     page = await rt.database.read(
         lambda conn: task_queries.list_tasks(conn, call.user.user_id, query, now)
     )
-    return json_response(page)
+    return document_response(page)
 
 
 @api.get(
@@ -62,7 +62,7 @@ async def search(call: Call, query: SearchQuery) -> Response:
     page = await runtime().database.read(
         lambda conn: task_queries.search_tasks(conn, call.user.user_id, query)
     )
-    return json_response(page)
+    return document_response(page)
 
 
 @api.get(
