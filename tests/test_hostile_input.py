@@ -508,3 +508,30 @@ async def test_a_time_that_is_not_rfc_3339_with_an_offset_is_refused(
         "/api/tasks", json={"title": "t", "due_at": 1893456000}, headers=alice.headers
     )
     assert field_errors(numeric) == ["due_at"]
+
+
+@pytest.mark.parametrize("minutes", [True, 5.0, "5"])
+async def test_snooze_minutes_are_a_json_integer_as_documented(
+    client: httpx.AsyncClient, alice: Account, create_task: CreateTask, minutes: Any
+) -> None:
+    task = await create_task(alice, reminders=[{"remind_at": "2030-01-01T00:00:00Z"}])
+    listed = await client.get(
+        "/api/reminders", params={"task_id": task["id"]}, headers=alice.headers
+    )
+    reminder = listed.json()["items"][0]
+    snoozed = await client.post(
+        f"/api/reminders/{reminder['id']}/snooze", json={"minutes": minutes}, headers=alice.headers
+    )
+    assert field_errors(snoozed) == ["minutes"]
+
+
+@pytest.mark.parametrize("before", [3600, 1.5])
+async def test_a_distance_is_iso_8601_text_as_documented(
+    client: httpx.AsyncClient, alice: Account, before: Any
+) -> None:
+    created = await client.post(
+        "/api/tasks",
+        json={"title": "t", "due_at": "2030-01-01T00:00:00Z", "reminders": [{"before": before}]},
+        headers=alice.headers,
+    )
+    assert field_errors(created) == ["reminders.0.before"]

@@ -120,6 +120,16 @@ def _number(n: float) -> str:
     return str(int(n)) if float(n).is_integer() else f"{n:.6f}".rstrip("0")
 
 
+def duration_text(value: Any) -> Any:
+    """A duration in a body is ISO 8601 text, as the document says; pydantic alone would also
+    take a number of seconds."""
+    if isinstance(value, int | float):
+        raise ValueError("must be an ISO 8601 duration such as PT15M, not a number")
+    return value
+
+
+# A duration as a client gives it.
+DurationInput = Annotated[timedelta, BeforeValidator(duration_text)]
 # A duration as the API answers it (see iso_duration).
 Duration = Annotated[timedelta, PlainSerializer(iso_duration, return_type=str, when_used="json")]
 

@@ -20,6 +20,7 @@ from pydantic import (
 from todo import recurrence
 from todo.models import (
     INSTANT_RANGE,
+    DurationInput,
     Input,
     Instant,
     Output,
@@ -121,7 +122,7 @@ class ReminderSpec(Input):
     model_config = ConfigDict(json_schema_extra=exactly_one_of("remind_at", "before"))
 
     remind_at: Instant | None = None
-    before: timedelta | None = Field(
+    before: DurationInput | None = Field(
         default=None, description="ISO 8601 duration before due_at, such as PT15M or P1D."
     )
     message: Annotated[str, StringConstraints(max_length=500)] | None = None
