@@ -100,13 +100,17 @@ class LocalBus:
         return not self._waiting
 
     async def close(self) -> None:
-        for worker in self._workers.values():
-            worker.cancel()
-        for worker in self._workers.values():
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
-        self._workers.clear()
-        self._queues.clear()
+        """Stop delivering. What is undelivered stays unpublished in the outbox. A delivery
+        cut short may publish in turn, which starts a worker: those are stopped too."""
+        while self._workers:
+            workers = list(self._workers.values())
+            self._workers.clear()
+            self._queues.clear()
+            for worker in workers:
+                worker.cancel()
+            for worker in workers:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
         self._waiting.clear()
 
     def _queue_for(self, subscriber: Subscriber) -> asyncio.Queue[Event]:
