@@ -205,3 +205,8 @@ class RawHttpClient:
 
 def percentile(samples: list[float], q: float) -> float:
     return statistics.quantiles(samples, n=100, method="inclusive")[int(q) - 1]
+
+
+def met(ok: bool) -> str:
+    """How a benchmark's last line ends."""
+    return "met" if ok else "missed"

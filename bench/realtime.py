@@ -35,6 +35,7 @@ from bench.harness import (
     database,
     free_port,
     make_users,
+    met,
     percentile,
     stop,
     wait_until_serving,
@@ -166,6 +167,8 @@ async def run(url: str, args: argparse.Namespace) -> None:
     print(f"event to client latency        p50 {p50:6.1f} ms   p99 {p99:6.1f} ms   "
           f"max {max(latencies) * 1000:.1f} ms   (target p99 < 100 ms)")  # fmt: skip
     print(f"mean latency                   {statistics.mean(latencies) * 1000:8.1f} ms")
+    kb = per_connection / 1024
+    print(f"target: < 30 KB a connection and p99 < 100 ms: {met(kb < 30 and p99 < 100)}")
 
 
 def main() -> None:
