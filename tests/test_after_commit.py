@@ -26,8 +26,9 @@ from tests.conftest import START, Account, rewire
 from todo.clock import ManualClock
 from todo.dapr import DaprPublisher
 from todo.db import Connection, Database
-from todo.event_types import Payload, ReminderScheduled, TaskCreated
+from todo.event_types import Payload, TaskCreated
 from todo.events import Event, topic_of
+from todo.reminder_events import ReminderScheduled
 from todo.runtime import Runtime
 from todo.unit_of_work import unit_of_work
 from todo_cli.dev import Stack

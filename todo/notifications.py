@@ -9,10 +9,10 @@ from todo.channels import CHANNELS
 from todo.consumers import Consumer, PoisonEvent, event_data
 from todo.db import Connection
 from todo.errors import NotFound
-from todo.event_types import NotificationCreated, ReminderDue
 from todo.incoming import IncomingEvent
 from todo.notification_models import Notification, NotificationPage, NotificationQuery
 from todo.paging import Params, time_ordered_page
+from todo.reminder_events import NotificationCreated, ReminderDue
 from todo.unit_of_work import UnitOfWork
 
 COLUMNS = "id, task_id, reminder_id, title, body, created_at, read_at"

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import ConfigDict, Field, Strict, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from todo.models import Duration, Input, Instant, Limit, Output, exactly_one_of
 from todo.task_models import ReminderSpec
@@ -35,7 +35,7 @@ class Snooze(Input):
 
     model_config = ConfigDict(json_schema_extra=exactly_one_of("minutes", "until"))
 
-    minutes: Annotated[int, Strict(), Field(ge=1, le=MAX_SNOOZE_MINUTES)] | None = None
+    minutes: Annotated[int, Field(strict=True, ge=1, le=MAX_SNOOZE_MINUTES)] | None = None
     until: Instant | None = None
 
     @model_validator(mode="after")

@@ -20,17 +20,17 @@ import asyncpg
 from todo import dead_letters
 from todo.db import Connection
 from todo.errors import FieldError, InvalidInput, NotFound, TaskNotFound
-from todo.event_types import (
+from todo.events import topic_of
+from todo.models import EARLIEST, INSTANT_RANGE, LATEST, earlier
+from todo.outbox import Draft
+from todo.paging import Params, time_ordered_page
+from todo.reminder_events import (
     DueTask,
     ReminderDeleted,
     ReminderDue,
     ReminderScheduled,
     ReminderUpdated,
 )
-from todo.events import topic_of
-from todo.models import EARLIEST, INSTANT_RANGE, LATEST, earlier
-from todo.outbox import Draft
-from todo.paging import Params, time_ordered_page
 from todo.reminder_models import Reminder, ReminderCreate, ReminderPage, ReminderQuery, Snooze
 from todo.task_models import ReminderSpec, Task
 from todo.unit_of_work import UnitOfWork
