@@ -128,6 +128,10 @@ async def run(url: str, args: argparse.Namespace) -> tuple[Result, Result]:
                 )
             )
             prepare(args.events)
+            # The server closes connections idle for 5 s (uvicorn's keep-alive), as they
+            # were while the baseline ran: open fresh ones.
+            for client in clients:
+                await client.close()
             function.append(
                 await drive(
                     "process_event (functions-framework --asgi)",
