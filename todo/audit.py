@@ -26,7 +26,9 @@ async def record(work: UnitOfWork, event: IncomingEvent) -> None:
     if user_id is None:
         raise PoisonEvent("the event has no userid")
     payload = event_data(TASK_EVENTS[event.type], event)
-    task = payload.task.model_dump(mode="json")
+    # The task as its producer wrote it, once it validates: fields this version does not
+    # know are kept, and the task is not serialized a second time.
+    task: dict[str, Any] = event.data["task"]
     after: dict[str, Any] | None = task
     before: dict[str, Any] | None = None
     if isinstance(payload, TaskDeleted):
