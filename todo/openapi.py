@@ -193,8 +193,11 @@ def _operation(function: str, route: Route, refs: dict[Any, Any]) -> dict[str, A
         responses["412"] = _problem("If-Match names an outdated version")
     if route.body is not None or route.query is not None or "{" in route.path:
         responses["422"] = _problem("Invalid fields, each named")
+    # Any other method on this path: documented on each operation, as OpenAPI has no place
+    # for a path's own answers.
+    responses["405"] = _problem("A method this path does not take; Allow lists those it does")
     responses["431"] = _problem("Request headers over the limit")
-    responses["503"] = _problem("Database unavailable; retry")
+    responses["503"] = _problem("Database unavailable (retry), or the service not configured")
     operation["responses"] = responses
     return operation
 
