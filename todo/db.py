@@ -169,13 +169,15 @@ class Database:
         raise DatabaseUnavailable(str(last_error)) from last_error
 
     async def read(self, operation: Callable[[Connection], Awaitable[_T]]) -> _T:
-        """Run a read of one statement on a pooled connection, outside a transaction.
+        """Run one statement on a pooled connection, outside a transaction: a read, or a
+        write that is safe to repeat.
 
         A single statement sees one snapshot on its own, so BEGIN and COMMIT would add
         two round trips and nothing else (11% of a list request, measured under
-        bench/list_tasks). With no BEGIN to find a dead connection first, the read itself
-        does: that connection is thrown away and the read run again on another, which
-        is harmless for a read. A statement that timed out is not run again.
+        bench/list_tasks). With no BEGIN to find a dead connection first, the statement
+        itself does: that connection is thrown away and the statement run again on
+        another (the first attempt may have reached the server). A statement that timed
+        out is not run again.
         """
         pool = await self.pool()
         last_error: BaseException | None = None
@@ -196,27 +198,12 @@ class Database:
         raise DatabaseUnavailable(str(last_error)) from last_error
 
     async def execute_idempotent(self, query: str, *args: object) -> None:
-        """Run one statement on its own (one round trip, no BEGIN/COMMIT).
-
-        It must be safe to run twice: a dead connection is replaced and the statement
-        sent again, and the first attempt may have reached the server.
-        """
-        await self._on_its_own(lambda pool: pool.execute(query, *args))
+        """One statement, safe to run twice, on its own (see `read`)."""
+        await self.read(lambda conn: conn.execute(query, *args))
 
     async def fetchval(self, query: str, *args: object) -> Any:
-        """One value of one read run on its own (one round trip, no BEGIN/COMMIT), sent
-        again on a fresh connection if the first one was dead."""
-        return await self._on_its_own(lambda pool: pool.fetchval(query, *args))
-
-    async def _on_its_own(self, run: Callable[[asyncpg.Pool], Awaitable[_T]]) -> _T:
-        pool = await self.pool()
-        for attempt in range(2):
-            try:
-                return await run(pool)
-            except DEAD_CONNECTION as exc:
-                if attempt == 1:
-                    raise DatabaseUnavailable(str(exc)) from exc
-        raise AssertionError("unreachable")
+        """One value of one read on its own (see `read`)."""
+        return await self.read(lambda conn: conn.fetchval(query, *args))
 
     async def check(self) -> None:
         """Raise DatabaseUnavailable unless a query round-trips."""
