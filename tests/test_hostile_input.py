@@ -31,6 +31,20 @@ def field_errors(response: httpx.Response) -> list[str]:
     return [error["field"] for error in body["errors"]]
 
 
+async def snooze_a_reminder(
+    client: httpx.AsyncClient, account: Account, create_task: CreateTask, body: dict[str, Any]
+) -> httpx.Response:
+    """Snooze a new task's reminder with `body`."""
+    task = await create_task(account, reminders=[{"remind_at": "2030-01-01T00:00:00Z"}])
+    listed = await client.get(
+        "/api/reminders", params={"task_id": task["id"]}, headers=account.headers
+    )
+    reminder = listed.json()["items"][0]
+    return await client.post(
+        f"/api/reminders/{reminder['id']}/snooze", json=body, headers=account.headers
+    )
+
+
 def forged_cursor(position: dict[str, Any]) -> str:
     raw = json.dumps(position).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -118,14 +132,7 @@ async def test_reminder_times_out_of_range_are_refused(
 async def test_snoozing_until_out_of_range_is_refused(
     client: httpx.AsyncClient, alice: Account, create_task: CreateTask, moment: str
 ) -> None:
-    task = await create_task(alice, due_at="2030-01-01T00:00:00Z", reminders=[{"before": "P1D"}])
-    listed = await client.get(
-        "/api/reminders", params={"task_id": task["id"]}, headers=alice.headers
-    )
-    reminder = listed.json()["items"][0]
-    snoozed = await client.post(
-        f"/api/reminders/{reminder['id']}/snooze", json={"until": moment}, headers=alice.headers
-    )
+    snoozed = await snooze_a_reminder(client, alice, create_task, {"until": moment})
     assert field_errors(snoozed) == ["until"]
 
 
@@ -515,12 +522,5 @@ async def test_a_time_that_is_not_rfc_3339_with_an_offset_is_refused(
 async def test_snooze_minutes_are_a_json_integer_as_documented(
     client: httpx.AsyncClient, alice: Account, create_task: CreateTask, minutes: Any
 ) -> None:
-    task = await create_task(alice, reminders=[{"remind_at": "2030-01-01T00:00:00Z"}])
-    listed = await client.get(
-        "/api/reminders", params={"task_id": task["id"]}, headers=alice.headers
-    )
-    reminder = listed.json()["items"][0]
-    snoozed = await client.post(
-        f"/api/reminders/{reminder['id']}/snooze", json={"minutes": minutes}, headers=alice.headers
-    )
+    snoozed = await snooze_a_reminder(client, alice, create_task, {"minutes": minutes})
     assert field_errors(snoozed) == ["minutes"]
