@@ -120,13 +120,16 @@ def test_the_tick_binding_fires_every_minute_for_the_tick_function_only() -> Non
     assert tick["scopes"] == ["tick-reminders"]
 
 
-def test_resiliency_retries_and_breaks_pubsub_both_ways() -> None:
+def test_resiliency_retries_pubsub_both_ways_and_breaks_only_publishes() -> None:
+    """Dapr keeps one breaker per component for both directions: one on inbound would let a
+    failing consumer stop its sidecar's publishes, dead letters included."""
     (policy,) = load_documents(DAPR / "resiliency.yaml")
     target = policy["spec"]["targets"]["components"]["pubsub"]
     for direction in ("inbound", "outbound"):
         retry = policy["spec"]["policies"]["retries"][target[direction]["retry"]]
         assert retry["policy"] == "exponential"
-        assert target[direction]["circuitBreaker"] in policy["spec"]["policies"]["circuitBreakers"]
+    assert "circuitBreaker" not in target["inbound"]
+    assert target["outbound"]["circuitBreaker"] in policy["spec"]["policies"]["circuitBreakers"]
 
 
 def test_secrets_are_referenced_never_inlined() -> None:
