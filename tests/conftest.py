@@ -17,6 +17,7 @@ import asyncpg
 import httpx
 import pytest
 
+from stack import isolation
 from todo import embedded_postgres
 from todo.bus import LocalBus
 from todo.clock import ManualClock
@@ -27,6 +28,7 @@ from todo.runtime import runtime as current_runtime
 from todo.settings import Settings
 from todo_cli.dev import Stack
 
+PLATFORM_TESTS = Path(__file__).resolve().parent / "platform"
 START = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 JWT_SECRET = "tests-only-secret-" + "0123456789abcdef" * 4
 PASSWORD = "correct horse battery staple"
@@ -37,6 +39,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if exitstatus == 0 and reporter is not None and not reporter.stats.get("passed"):
         session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """tests/platform needs a network namespace of its own: `task test:platform` gives it one."""
+    if collection_path == PLATFORM_TESTS and not isolation.isolated():
+        return True
+    return None
 
 
 def with_database(url: str, name: str) -> str:
