@@ -15,9 +15,10 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal
 
 from stack import selfhosted
+from stack.kafka_broker import KafkaBroker
 from stack.processes import Process, answers
 from stack.redis_broker import RedisBroker
 from stack.selfhosted import AS_DEPLOYED, AppSpec, Manifests, Shortcuts
@@ -48,11 +49,6 @@ SIZING_ANNOTATIONS = {
     "dapr.io/sidecar-memory-request",
     "dapr.io/sidecar-memory-limit",
 }
-
-
-class BrokerProcess(Protocol):
-    def start(self) -> None: ...
-    def stop(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -117,7 +113,7 @@ class PlatformStack:
         self.instances: list[Instance] = []
         self.database_url = ""
         self._postgres: PostgresServer | None = None
-        self.broker: BrokerProcess | None = None
+        self.broker: RedisBroker | KafkaBroker | None = None
 
     # Start and stop ---------------------------------------------------------------------
 
@@ -179,8 +175,6 @@ class PlatformStack:
         if self.broker_name == "redis":
             self.broker = RedisBroker(self.work_dir / "redis", REDIS_PORT)
         else:
-            from stack.kafka_broker import KafkaBroker
-
             self.broker = KafkaBroker(self.work_dir / "kafka", KAFKA_PORT)
         self.broker.start()
 
@@ -190,12 +184,11 @@ class PlatformStack:
             "dapr-api-token": {"token": self.dapr_api_token},
             "app-api-token": {"token": self.app_api_token},
         }
-        if self.broker_name == "kafka":
-            kafka = self.broker
+        if isinstance(self.broker, KafkaBroker):
             values["redpanda"] = {
-                "REDPANDA_BROKERS": kafka.bootstrap,  # type: ignore[union-attr]
-                "REDPANDA_USERNAME": kafka.username,  # type: ignore[union-attr]
-                "REDPANDA_PASSWORD": kafka.password,  # type: ignore[union-attr]
+                "REDPANDA_BROKERS": self.broker.bootstrap,
+                "REDPANDA_USERNAME": self.broker.username,
+                "REDPANDA_PASSWORD": self.broker.password,
             }
         return values
 
@@ -279,10 +272,10 @@ class PlatformStack:
         }
         extra = spec.annotations.get("dapr.io/env", "")
         env |= dict(pair.split("=", 1) for pair in extra.split(",") if pair)
-        if self.broker_name == "kafka":
+        if isinstance(self.broker, KafkaBroker):
             # The broker's certificate comes from a CA made for this run; Go reads extra
             # roots from SSL_CERT_FILE, so the component's TLS settings stay as deployed.
-            env["SSL_CERT_FILE"] = str(self.broker.ca_path)  # type: ignore[union-attr]
+            env["SSL_CERT_FILE"] = str(self.broker.ca_path)
         return env
 
 
