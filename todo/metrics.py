@@ -68,8 +68,8 @@ def instruments() -> Instruments:
         ),
         events_processed=Counter(
             "todo_events_processed",
-            "Events handed to a consumer, by consumer and outcome "
-            "(processed, duplicate, dead_lettered, ignored: a type it does not take).",
+            "Events handed to a consumer, by consumer and outcome (processed, duplicate, "
+            "dead_lettered, ignored: a type it does not take, failed: to be retried).",
             ["consumer", "outcome"],
         ),
         dead_letters=Counter(
