@@ -39,6 +39,9 @@ class Consumer:
     types: frozenset[str]
     handle: Handler
 
+    def __post_init__(self) -> None:
+        metrics.expect_consumer(self.name)
+
 
 M = TypeVar("M", bound=BaseModel)
 
