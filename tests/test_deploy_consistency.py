@@ -62,7 +62,13 @@ def test_dashboard_and_alert_queries_name_metrics_the_code_exports() -> None:
         "Websocket",
     ):
         assert any(panel in t for t in titles), panel
-    for alert in ("TodoHighErrorRate", "TodoDeadLetters", "TodoOutboxBacklogOld", "TodoNoTick"):
+    for alert in (
+        "TodoHighErrorRate",
+        "TodoDeadLetters",
+        "TodoConsumerStalled",
+        "TodoOutboxBacklogOld",
+        "TodoNoTick",
+    ):
         assert f"alert {alert}" in titles
     assert consistency.metric_names(queries, consistency.exported_metrics()) == []
 
@@ -74,12 +80,17 @@ def test_a_metric_name_the_code_does_not_export_is_caught() -> None:
             ("panel a", "rate(todo_http_requests_total[5m])"),
             ("panel b", "todo_http_request_total"),
             ("panel c", "up"),
+            ("alert d", "rate(http_server_request_duration_seconds_count[5m])"),
+            ("alert level:todo_http_requests:rate5m", "rate(todo_http_requests_total[5m])"),
+            ("alert e", "level:todo_http_requests:rate5m > 0"),
+            ("alert f", "level:todo_http_request:rate5m > 0"),
         ],
         exported,
     )
     assert problems == [
         "panel b: todo_http_request_total is not exported by the code",
-        "panel c: names none of the functions' metrics",
+        "panel c: names none of the functions' or Knative's metrics",
+        "alert f: level:todo_http_request:rate5m is recorded by no rule",
     ]
 
 

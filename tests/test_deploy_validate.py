@@ -53,6 +53,7 @@ def test_monitoring_and_the_dapr_control_plane_configuration_validate() -> None:
     assert report.errors == []
     # The Prometheus Operator's kinds have no schema here: only our minimal shape checks them.
     assert sorted(report.shape_only) == [
+        "PodMonitor/knative-serving/knative-activator",
         "PodMonitor/todo/todo-functions",
         "PrometheusRule/todo/todo",
     ]

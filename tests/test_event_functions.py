@@ -301,11 +301,13 @@ async def test_a_database_outage_answers_5xx_so_the_platform_retries(
     database = Database(rt.settings.with_changes(database_url=proxy.url, db_connect_timeout=2.0))
     rewire(rt, database=database, database_url=proxy.url)
     event = task_event(alice, task)
+    failed_before = processed("audit", "failed")
     try:
         await proxy.down()
         status, problem = await structured(stack, event)
         assert status == 503
         assert problem["type"] == "/problems/database-unavailable"
+        assert processed("audit", "failed") == failed_before + 1
         await proxy.up()
         assert (await structured(stack, event))[0] == 200  # the retry succeeds
     finally:

@@ -9,7 +9,9 @@ import httpx
 import pytest
 
 from tests.conftest import Account
+from todo.events import TOPICS
 from todo.logs import JsonFormatter
+from todo.metrics import HANDLED_OUTCOMES
 from todo.runtime import Runtime
 
 
@@ -45,6 +47,20 @@ async def test_metrics_count_requests_by_route_and_tasks_by_change(
         "todo_tasks_deleted_total",
     ):
         assert counter in text
+
+
+async def test_a_scrape_lists_the_counters_the_alerts_watch_before_they_count(
+    client: httpx.AsyncClient,
+) -> None:
+    text = (await client.get("/metrics")).text
+    for topic in TOPICS.values():
+        assert f'todo_events_published_total{{topic="{topic}"}}' in text
+        assert f'todo_dead_letters_total{{topic="{topic}"}}' in text
+        assert f'todo_dead_letters_total{{topic="{topic}.dlq"}}' in text
+    for consumer in ("audit", "recurrence", "notify"):
+        for outcome in HANDLED_OUTCOMES:
+            series = f'todo_events_processed_total{{consumer="{consumer}",outcome="{outcome}"}}'
+            assert series in text
 
 
 async def test_metrics_move_with_each_change(

@@ -6,7 +6,8 @@ consumer does not take (notify sees every reminder event, and wants only the due
 those are acknowledged and counted as ignored. An event a consumer takes but can never
 process (its payload does not validate, no owner) raises `PoisonEvent`: it is stored as
 a dead letter with the reason and acknowledged, since retrying it would only fail again.
-Anything else (the database gone) propagates, and the platform retries with backoff.
+Anything else (the database gone) is counted as failed and propagates, and the platform
+retries with backoff.
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ class Consumer:
     types: frozenset[str]
     handle: Handler
 
+    def __post_init__(self) -> None:
+        metrics.expect_consumer(self.name)
+
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -64,7 +68,15 @@ async def consume(consumers: Sequence[Consumer], event: IncomingEvent, topic: st
             except PoisonEvent as exc:
                 await dead_letter(event, topic, str(exc), subscriber=consumer.name)
                 outcome = "dead_lettered"
-        metrics.labelled(metrics.instruments().events_processed, consumer.name, outcome).inc()
+            except Exception:
+                # Counted before the platform retries it: TodoEventsFailing watches this.
+                _count(consumer, "failed")
+                raise
+        _count(consumer, outcome)
+
+
+def _count(consumer: Consumer, outcome: str) -> None:
+    metrics.labelled(metrics.instruments().events_processed, consumer.name, outcome).inc()
 
 
 CLAIM_EVENT = """

@@ -3,6 +3,11 @@
 prometheus_client takes tens of milliseconds to import, so the instruments are made on
 first use, and the functions record after their response has gone out: a cold start's
 first answer does not wait for them.
+
+A labelled counter exists from its first increment on, and Prometheus' increase() cannot
+see that first step from nothing to 1: the first dead letter of a topic would never alert.
+So every scrape lists the counters the alerts watch (knative/monitoring/prometheusrule.yaml)
+at 0 for each topic, and for each consumer this process runs, before they count anything.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from todo.event_types import TaskCompleted, TaskCreated, TaskDeleted
-from todo.events import Event
+from todo.events import TOPICS, Event, dead_letter_topic
 
 if TYPE_CHECKING:
     from prometheus_client import Counter, Gauge, Histogram
@@ -43,7 +48,7 @@ class Instruments(NamedTuple):
 def instruments() -> Instruments:
     from prometheus_client import Counter, Gauge, Histogram
 
-    return Instruments(
+    made = Instruments(
         http_requests=Counter(
             "todo_http_requests",
             "HTTP requests answered, by function, route template, method and status.",
@@ -68,8 +73,8 @@ def instruments() -> Instruments:
         ),
         events_processed=Counter(
             "todo_events_processed",
-            "Events handed to a consumer, by consumer and outcome "
-            "(processed, duplicate, dead_lettered, ignored: a type it does not take).",
+            "Events handed to a consumer, by consumer and outcome (processed, duplicate, "
+            "dead_lettered, ignored: a type it does not take, failed: to be retried).",
             ["consumer", "outcome"],
         ),
         dead_letters=Counter(
@@ -100,6 +105,21 @@ def instruments() -> Instruments:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
         ),
     )
+    for topic in TOPICS.values():
+        made.events_published.labels(topic)
+        made.dead_letters.labels(topic)
+        made.dead_letters.labels(dead_letter_topic(topic))
+    return made
+
+
+# What a consumer does with an event it was handed, failures aside.
+HANDLED_OUTCOMES = ("processed", "duplicate", "dead_lettered", "ignored")
+_consumers: set[str] = set()
+
+
+def expect_consumer(name: str) -> None:
+    """List the consumer's handled events at 0 from the next scrape on."""
+    _consumers.add(name)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -113,7 +133,10 @@ def exposition() -> tuple[bytes, str]:
     """The text format Prometheus scrapes, and its content type."""
     from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
-    instruments()  # a scrape before the first request still lists every metric
+    m = instruments()  # a scrape before the first request still lists every metric
+    for consumer in _consumers:
+        for outcome in HANDLED_OUTCOMES:
+            labelled(m.events_processed, consumer, outcome)
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
 
