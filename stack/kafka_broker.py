@@ -130,8 +130,8 @@ class KafkaBroker:
     `password`, trusting the CA in `ca_path`. The broker talks to itself over the same
     listener with the same credentials, so no port takes a client without a password.
 
-    A work directory keeps its data, cluster id and SCRAM user across restarts; a new CA is
-    made at every start. Reusing a directory needs the password it was first started with."""
+    A work directory keeps its data, cluster id, SCRAM user and CA across restarts (clients
+    load the CA once). Reusing a directory needs the password it was first started with."""
 
     def __init__(
         self,
@@ -160,12 +160,13 @@ class KafkaBroker:
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        """Make the certificates, format the storage with the SCRAM user, start the broker and
-        wait until it serves clients; on failure the broker is stopped and the error carries
-        the tail of its log."""
+        """Make the certificates (once), format the storage with the SCRAM user, start the
+        broker and wait until it serves clients; on failure the broker is stopped and the
+        error carries the tail of its log."""
         libs = ensure_classpath()
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        self._write_certificates()
+        if not self.ca_path.exists():
+            self._write_certificates()
         config = self.work_dir / "server.properties"
         config.write_text(self._server_properties())
         log4j = self.work_dir / "log4j.properties"

@@ -160,6 +160,15 @@ class PlatformStack:
     def instance(self, app_id: str, pod: int = 0) -> Instance:
         return [i for i in self.instances if i.app_id == app_id][pod]
 
+    def stop_database(self) -> None:
+        """An outage of Postgres, until `start_database`."""
+        assert self._postgres is not None
+        embedded_postgres.stop_for_a_while(self._postgres)
+
+    def start_database(self) -> None:
+        assert self._postgres is not None
+        embedded_postgres.resume(self._postgres)
+
     def realtime(self) -> list[Instance]:
         return [i for i in self.instances if i.app_id == REALTIME]
 
@@ -173,7 +182,8 @@ class PlatformStack:
 
     def _start_broker(self) -> None:
         if self.broker_name == "redis":
-            self.broker = RedisBroker(self.work_dir / "redis", REDIS_PORT)
+            args = self.manifests.deployment_args["redis"]
+            self.broker = RedisBroker(self.work_dir / "redis", REDIS_PORT, args)
         else:
             self.broker = KafkaBroker(self.work_dir / "kafka", KAFKA_PORT)
         self.broker.start()

@@ -1,9 +1,11 @@
-"""Redis from Debian's `redis-server`, the broker of the local pub/sub component (Streams)."""
+"""Redis from Debian's `redis-server`, the broker of the local pub/sub component (Streams),
+started with the arguments of the local overlay's Redis Deployment."""
 
 from __future__ import annotations
 
 import shutil
 import socket
+from collections.abc import Sequence
 from pathlib import Path
 
 from stack.processes import Process
@@ -12,9 +14,9 @@ START_SECONDS = 15.0
 
 
 class RedisBroker:
-    """A Redis on 127.0.0.1:`port`, data kept in memory only."""
+    """A Redis on 127.0.0.1:`port`, its files in `work_dir` (the pod's /data)."""
 
-    def __init__(self, work_dir: Path, port: int) -> None:
+    def __init__(self, work_dir: Path, port: int, args: Sequence[str]) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is missing: apt-get install redis-server")
@@ -39,6 +41,7 @@ class RedisBroker:
         )
 
     def start(self) -> None:
+        self.process.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.process.start()
         self.process.wait_until(self._pong, START_SECONDS, "answer to PING")
 

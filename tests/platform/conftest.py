@@ -98,6 +98,20 @@ class Api:
         updated: dict[str, Any] = response.json()
         return updated
 
+    async def create_at_rate(self, user: User, count: int, per_second: float) -> list[str]:
+        """Create `count` tasks at `per_second` (open loop: a slow answer does not slow the
+        next request); the ids of those created."""
+
+        async def one(n: int) -> str | None:
+            await asyncio.sleep(n / per_second)
+            try:
+                return str((await self.create_task(user, title=f"load {n}"))["id"])
+            except (AssertionError, httpx.HTTPError):
+                return None
+
+        created = await asyncio.gather(*(one(n) for n in range(count)))
+        return [task_id for task_id in created if task_id is not None]
+
 
 @pytest.fixture
 async def api(platform: PlatformStack) -> AsyncIterator[Api]:

@@ -82,4 +82,3 @@ async def test_an_event_that_keeps_failing_is_dead_lettered_and_replays(
         return await db.fetchval("select count(*) from audit_log where subject = $1", task["id"])
 
     assert await eventually(audited, "audit row after replay") == 1
-
