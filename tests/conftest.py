@@ -26,7 +26,7 @@ from todo.migrations import migrate
 from todo.runtime import Runtime, configure
 from todo.runtime import runtime as current_runtime
 from todo.settings import Settings
-from todo_cli.dev import Stack
+from todo_cli.dev import Stack, delivery_retry
 
 PLATFORM_TESTS = Path(__file__).resolve().parent / "platform"
 START = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -133,7 +133,7 @@ async def rt(
     """A clean database and a runtime wired to it, the manual clock and the local bus."""
     async with database.transaction() as conn:
         await conn.execute(f"truncate {', '.join(table_names)} cascade")
-    bus = LocalBus(database, clock)
+    bus = LocalBus(database, clock, delivery_retry())
     runtime = configure(settings, clock=clock, database=database, publisher=bus)
     stack.wire(bus)
     yield runtime

@@ -271,25 +271,18 @@ async def test_a_due_reminder_whose_payload_no_longer_validates_is_poison(
     assert "task.id" in letter["reason"]
 
 
-async def test_the_dead_letter_intake_keeps_the_reason_it_is_given(
+async def test_the_dead_letter_intake_stores_the_event_as_dapr_forwards_it(
     stack: Stack, rt: Runtime, alice: Account, task: dict[str, Any]
 ) -> None:
-    from_dapr = task_event(alice, task, topic="task.events.dlq")
-    assert (await structured(stack, from_dapr, path="/events/dead-letter"))[0] == 200
-    from_bus = task_event(
-        alice,
-        task,
-        topic="reminder.events.dlq",
-        deadletterreason="notify: 5 attempts",
-        deadlettersubscriber="notify",
-    )
-    assert (await structured(stack, from_bus, path="/events/dead-letter"))[0] == 200
+    """Dapr publishes the failed event unchanged to the dead-letter topic: it still names
+    the topic it was published to, and nothing says which subscriber gave up or why."""
+    forwarded = task_event(alice, task, topic="task.events")
+    assert (await structured(stack, forwarded, path="/events/dead-letter"))[0] == 200
     async with rt.database.transaction() as conn:
-        rows = {r["event_id"]: r for r in await conn.fetch("select * from dead_letters")}
-    assert rows[from_dapr["id"]]["topic"] == "task.events.dlq"
-    assert rows[from_dapr["id"]]["reason"] == "delivery retries exhausted"
-    assert rows[from_bus["id"]]["reason"] == "notify: 5 attempts"
-    assert rows[from_bus["id"]]["subscriber"] == "notify"
+        (row,) = await conn.fetch("select * from dead_letters")
+    assert (row["event_id"], row["topic"]) == (forwarded["id"], "task.events")
+    assert row["reason"] == "delivery retries exhausted"
+    assert row["subscriber"] is None
 
 
 async def test_a_database_outage_answers_5xx_so_the_platform_retries(

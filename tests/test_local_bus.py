@@ -14,7 +14,7 @@ from todo import dead_letters
 from todo.bus import Delivery, LocalBus
 from todo.clock import ManualClock
 from todo.runtime import Runtime
-from todo_cli.dev import Stack
+from todo_cli.dev import Stack, delivery_retry
 
 
 def the_bus(rt: Runtime) -> LocalBus:
@@ -51,7 +51,7 @@ async def test_a_consumer_that_fails_twice_is_retried_with_growing_delays(
     await client.post("/api/tasks", json={"title": "retry me"}, headers=alice.headers)
     await settle(rt)
     assert len(flaky.calls) == 3
-    assert clock.sleeps == [1.0, 2.0]
+    assert clock.sleeps == [0.5, 0.75]
     assert [p is not None for p in await published_at(rt, "todo.task.created")] == [True]
 
 
@@ -66,7 +66,7 @@ async def test_retry_and_drop_answers_are_read_as_dapr_reads_them(
     await settle(rt)
     assert len(retry.calls) == 2  # RETRY in a 2xx body is a failure
     assert len(gone.calls) == 1  # 404 drops the event: no retry
-    assert clock.sleeps == [1.0]
+    assert clock.sleeps == [0.5]
 
 
 async def test_an_event_is_not_marked_published_until_every_subscriber_has_it(
@@ -98,17 +98,21 @@ async def test_a_consumer_that_always_fails_ends_in_the_dead_letters_and_can_be_
     the_bus(rt).subscribe("broken", "task.events", broken)
     created = await client.post("/api/tasks", json={"title": "poison"}, headers=alice.headers)
     await settle(rt)
-    assert len(broken.calls) == 5
-    assert clock.sleeps == [1.0, 2.0, 4.0, 8.0]
+    retry = delivery_retry()
+    assert len(broken.calls) == retry.retries + 1
+    assert clock.sleeps == [retry.backoff(n) for n in range(1, retry.retries + 1)]
+    assert clock.sleeps[:3] == [0.5, 0.75, 1.125]  # Dapr's own first interval and multiplier
+    assert max(clock.sleeps) == retry.max_interval
 
     async with rt.database.transaction() as conn:
         letters = await dead_letters.recent(conn)
     assert len(letters) == 1
     letter = letters[0]
-    assert letter.topic == "task.events.dlq"
-    assert letter.subscriber == "broken"
+    # As Dapr forwards it: the event as published, naming its own topic, not who gave up.
+    assert letter.topic == "task.events"
+    assert letter.subscriber is None
     assert letter.event_type == "todo.task.created"
-    assert "5 attempts" in letter.reason
+    assert letter.reason == "delivery retries exhausted"
     assert letter.event is not None
     assert letter.event["data"]["task"]["id"] == created.json()["id"]
     # Dead-lettered counts as taken: the event is published and the other consumers have it.
@@ -121,7 +125,7 @@ async def test_a_consumer_that_always_fails_ends_in_the_dead_letters_and_can_be_
     clock.advance(timedelta(seconds=11))
     await tick(stack)
     await settle(rt)
-    assert len(broken.calls) == 6
+    assert len(broken.calls) == retry.retries + 2
     assert broken.calls[-1]["id"] == letter.event_id
     async with rt.database.transaction() as conn:
         audited = await conn.fetchval("select count(*) from audit_log")

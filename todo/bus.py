@@ -1,9 +1,10 @@
 """The in-process event bus `todo dev` and the tests publish to instead of Dapr.
 
-It follows Dapr's delivery rules: every subscriber of a topic gets each event at least
-once, as the structured CloudEvent Dapr would push; a subscriber that fails (an answer
-other than 2xx, or RETRY) is retried with exponential backoff; after the last attempt
-the event goes to the topic's dead-letter topic. Each subscriber has its own queue, so a
+It follows Dapr's delivery rules, as the platform tests (tests/platform) see the real
+sidecar apply them: every subscriber of a topic gets each event at least once, as the
+structured CloudEvent Dapr would push; a subscriber that fails (an answer other than 2xx,
+or RETRY) is retried with the backoff of dapr/resiliency.yaml; after the last attempt the
+event goes, unchanged, to the topic's dead-letter topic. Each subscriber has its own queue, so a
 failing one delays only itself. An event is marked published only once every
 subscriber has taken it (or its dead-letter topic has), so stopping the process earlier
 leaves it in the outbox, and the relay delivers it again after the next start.
@@ -47,6 +48,22 @@ Deliver = Callable[[dict[str, Any]], Awaitable[Delivery]]
 
 
 @dataclass(frozen=True)
+class RetryPolicy:
+    """Dapr's exponential retry of a delivery: `retries` after the first attempt, from
+    Dapr's first interval (500 ms) growing by its multiplier (1.5) up to `max_interval`,
+    without Dapr's jitter so that tests can check the waits."""
+
+    retries: int
+    max_interval: float
+    first_interval: float = 0.5
+    multiplier: float = 1.5
+
+    def backoff(self, retry: int) -> float:
+        """The wait before retry number `retry` (from 1)."""
+        return min(self.first_interval * self.multiplier ** (retry - 1), self.max_interval)
+
+
+@dataclass(frozen=True)
 class Subscriber:
     name: str
     topic: str
@@ -58,14 +75,11 @@ class LocalBus:
         self,
         database: Database,
         clock: Clock,
-        *,
-        attempts: int = 5,
-        first_backoff_seconds: float = 1.0,
+        retry: RetryPolicy,
     ) -> None:
         self._database = database
         self._clock = clock
-        self._attempts = attempts
-        self._first_backoff = first_backoff_seconds
+        self._retry = retry
         self._subscribers: dict[str, list[Subscriber]] = defaultdict(list)
         self._queues: dict[Subscriber, asyncio.Queue[Event]] = {}
         self._workers: dict[Subscriber, asyncio.Task[None]] = {}
@@ -136,9 +150,9 @@ class LocalBus:
     async def _deliver(self, subscriber: Subscriber, event: Event) -> None:
         cloudevent = {**event.to_cloudevent(), "topic": event.topic}
         reason = ""
-        for attempt in range(self._attempts):
+        for attempt in range(self._retry.retries + 1):
             if attempt:
-                await self._clock.sleep(self._first_backoff * 2 ** (attempt - 1))
+                await self._clock.sleep(self._retry.backoff(attempt))
             try:
                 delivery = await subscriber.deliver(cloudevent)
             except Exception as exc:
@@ -153,18 +167,18 @@ class LocalBus:
     async def _dead_letter(
         self, subscriber: Subscriber, event: Event, cloudevent: dict[str, Any], reason: str
     ) -> None:
+        """Publish the event as it came to the dead-letter topic, as Dapr does: the letter
+        says neither why nor who, so the reason is only logged here."""
         topic = dead_letter_topic(event.topic)
-        letter = {
-            **cloudevent,
-            "topic": topic,
-            "deadletterreason": f"{subscriber.name}: {self._attempts} attempts; last {reason}",
-            "deadlettersubscriber": subscriber.name,
-        }
+        log.warning(
+            "retries exhausted",
+            extra={"subscriber": subscriber.name, "event_id": str(event.id), "reason": reason},
+        )
         intakes = self._subscribers.get(topic, [])
         if not intakes:
             log.error("no dead-letter intake", extra={"topic": topic, "event_id": str(event.id)})
         for intake in intakes:
-            delivery = await intake.deliver(letter)
+            delivery = await intake.deliver(cloudevent)
             if not delivery.taken:
                 raise RuntimeError(f"dead-letter intake {intake.name} answered {delivery.status}")
         await self._taken(subscriber, event)

@@ -16,7 +16,7 @@ from todo.incoming import IncomingEvent, MalformedEvent, parse_event
 from todo.runtime import runtime
 from todo.web import Call, acknowledge, read_body
 
-DEFAULT_DEAD_LETTER_REASON = "delivery retries exhausted"
+DEAD_LETTER_REASON = "delivery retries exhausted"
 
 
 async def read_event(call: Call, topic: str) -> IncomingEvent | None:
@@ -37,15 +37,9 @@ async def receive(call: Call, consumers: Sequence[Consumer], topic: str) -> Resp
 
 
 async def receive_dead_letter(call: Call) -> Response:
-    """Store an event from a dead-letter topic, with the reason when the sender gave one."""
+    """Store an event from a dead-letter topic. Dapr forwards the event as it was published,
+    so it names its own topic and not the subscriber that gave up, nor why."""
     event = await read_event(call, "unknown.dlq")
     if event is not None:
-        reason = str(event.attributes.get("deadletterreason") or DEFAULT_DEAD_LETTER_REASON)
-        subscriber = event.attributes.get("deadlettersubscriber")
-        await dead_letter(
-            event,
-            event.topic or "unknown.dlq",
-            reason,
-            subscriber=None if subscriber is None else str(subscriber),
-        )
+        await dead_letter(event, event.topic or "unknown.dlq", DEAD_LETTER_REASON)
     return acknowledge()

@@ -13,6 +13,7 @@ import contextlib
 import errno
 import json
 import logging
+import re
 import secrets
 import socket
 from collections.abc import Sequence
@@ -24,7 +25,7 @@ from functions_framework.aio import create_asgi_app_from_module
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import functions
-from todo.bus import Deliver, Delivery, LocalBus
+from todo.bus import Deliver, Delivery, LocalBus, RetryPolicy
 from todo.errors import TodoError
 from todo.problems import problem_response
 from todo.routing import Router
@@ -33,7 +34,11 @@ from todo.web import BUILTIN_ROUTES, FunctionApi
 
 log = logging.getLogger(__name__)
 
-SUBSCRIPTIONS = Path(__file__).resolve().parent.parent / "dapr" / "subscriptions.yaml"
+DAPR = Path(__file__).resolve().parent.parent / "dapr"
+SUBSCRIPTIONS = DAPR / "subscriptions.yaml"
+RESILIENCY = DAPR / "resiliency.yaml"
+GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+GO_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 REALTIME = "realtime"  # the websocket service's app-id
 
 
@@ -192,6 +197,27 @@ class Stack:
                 log.info("tick", extra={"status": status, "result": body.decode()})
             except Exception:
                 log.exception("tick failed")
+
+
+def delivery_retry(resiliency: Path = RESILIENCY) -> RetryPolicy:
+    """The retry dapr/resiliency.yaml gives deliveries from the pub/sub component, for the
+    in-process bus to apply as the sidecar does."""
+    import yaml
+
+    (spec,) = (doc["spec"] for doc in yaml.safe_load_all(resiliency.read_text()))
+    name = spec["targets"]["components"]["pubsub"]["inbound"]["retry"]
+    policy = spec["policies"]["retries"][name]
+    if policy["policy"] != "exponential":
+        raise ValueError(f"{resiliency}: the in-process bus follows exponential retries only")
+    return RetryPolicy(int(policy["maxRetries"]), go_duration(policy["maxInterval"]))
+
+
+def go_duration(text: str) -> float:
+    """Seconds in a Go duration as Dapr reads them ("15s", "1m30s", "500ms")."""
+    parts = GO_DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError(f"not a duration: {text!r}")
+    return sum(float(n) * GO_UNITS[u] for n, u in parts)
 
 
 def dev_secret(data_dir: Path) -> str:

@@ -83,7 +83,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
             raise SystemExit(f"todo dev: {exc}") from None
         asyncio.run(migrate(url))
         database, clock = Database(settings), SystemClock()
-        bus = LocalBus(database, clock)
+        bus = LocalBus(database, clock, dev.delivery_retry())
         configure(settings, clock=clock, database=database, publisher=bus)
         stack = dev.Stack()
         stack.wire(bus)
