@@ -139,19 +139,3 @@ def test_secrets_are_referenced_never_inlined() -> None:
         for resource in resources:
             text = yaml.safe_dump(resource)
             assert "change-me" not in text
-
-
-def test_dapr_run_starts_every_function_with_the_shared_resources() -> None:
-    (run,) = load_documents(DAPR / "dapr.yaml")
-    apps = {app["appID"]: app for app in run["apps"]}
-    assert set(apps) == {name for name, *_ in FUNCTIONS}
-    assert "." in run["common"]["resourcesPaths"]  # subscriptions.yaml, resiliency.yaml, cron.yaml
-    for name, target, *_ in FUNCTIONS:
-        command = apps[name]["command"]
-        if target is None:
-            assert "realtime.app:app" in command
-        else:
-            assert command[command.index("--target") + 1] == target
-            assert str(apps[name]["appPort"]) == command[command.index("--port") + 1]
-    ports = [a[k] for a in apps.values() for k in ("appPort", "daprHTTPPort", "metricsPort")]
-    assert len(ports) == len(set(ports))
