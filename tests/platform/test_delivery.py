@@ -3,9 +3,6 @@ failing going to its dead-letter topic, `todo dlq list` and `todo dlq replay`.""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 from typing import Any
 
@@ -13,6 +10,7 @@ import asyncpg
 
 from stack.platform import PlatformStack
 from tests.platform.conftest import Api, eventually
+from tests.test_operator_cli import todo
 
 # The resiliency policy's retries (dapr/resiliency.yaml) come first: minutes at most.
 DEAD_LETTER_SECONDS = 240.0
@@ -29,18 +27,6 @@ async def test_deliveries_and_publishes_without_the_token_are_refused(
     publish = f"{sidecar}/v1.0/publish/pubsub/task.events"
     refused = await api.http.post(publish, json=event)
     assert refused.status_code == 401, refused.text
-
-
-def todo_command(platform: PlatformStack, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": platform.database_url}
-    return subprocess.run(
-        [sys.executable, "-m", "todo_cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 async def test_an_event_that_keeps_failing_is_dead_lettered_and_replays(
@@ -70,13 +56,10 @@ async def test_an_event_that_keeps_failing_is_dead_lettered_and_replays(
 
     letter = await eventually(dead_letter, "dead letter", DEAD_LETTER_SECONDS)
     assert (letter["topic"], letter["event_type"]) == ("task.events", "todo.task.created")
-    listed = todo_command(platform, "dlq", "list")
-    assert listed.returncode == 0, listed.stderr
-    assert str(letter["id"]) in listed.stdout
+    assert str(letter["id"]) in todo(platform.database_url, "dlq", "list")
 
     await db.execute(f"drop trigger refuse_{title.replace('-', '_')} on audit_log")
-    replayed = todo_command(platform, "dlq", "replay", str(letter["id"]))
-    assert replayed.returncode == 0, replayed.stderr
+    todo(platform.database_url, "dlq", "replay", str(letter["id"]))
 
     async def audited() -> Any:
         return await db.fetchval("select count(*) from audit_log where subject = $1", task["id"])
