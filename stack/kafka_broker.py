@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import ipaddress
-import os
 import re
 import secrets
 import shutil
@@ -32,6 +31,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from stack.cache import cache_dir
 
 POM = Path(__file__).resolve().parent / "kafka" / "pom.xml"
 HOST = "127.0.0.1"
@@ -63,17 +64,11 @@ def kafka_version() -> str:
     return version
 
 
-def cache_root() -> Path:
-    """The user's cache directory for this project (XDG)."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "todo"
-
-
 def classpath_dir() -> Path:
     """Where the pom's jars go: named by the Kafka version and a hash of the pom, so a changed
     pom resolves into a new directory and an old one is never mixed in."""
     digest = hashlib.sha256(POM.read_bytes()).hexdigest()[:12]
-    return cache_root() / f"kafka-{kafka_version()}-{digest}" / "libs"
+    return cache_dir() / f"kafka-{kafka_version()}-{digest}" / "libs"
 
 
 def ensure_classpath(timeout: float = 600.0) -> Path:
