@@ -66,6 +66,10 @@ RELABEL_FIELDS = {
 }
 
 
+class Untranslatable(ValueError):
+    """A PodMonitor asks for something this translation does not do: refused, not guessed."""
+
+
 @dataclass(frozen=True)
 class ContainerPort:
     """A named port of a pod's container, and where the stack serves it."""
@@ -159,7 +163,7 @@ def scrape_job(
     namespace, name = monitor["metadata"]["namespace"], monitor["metadata"]["name"]
     unknown = set(endpoint) - ENDPOINT_FIELDS
     if unknown:
-        raise ValueError(f"{name}: the stack cannot scrape with {sorted(unknown)}")
+        raise Untranslatable(f"{name}: the stack cannot scrape with {sorted(unknown)}")
     return {
         "job_name": f"podMonitor/{namespace}/{name}/{index}",
         "metrics_path": endpoint.get("path", "/metrics"),
@@ -181,7 +185,7 @@ def operator_relabelings(monitor: Resource, port: str) -> list[dict[str, Any]]:
     namespace, name = monitor["metadata"]["namespace"], monitor["metadata"]["name"]
     spec, selector = monitor["spec"], monitor["spec"]["selector"]
     if set(spec) != {"selector", "podMetricsEndpoints"} or set(selector) != {"matchLabels"}:
-        raise ValueError(f"{name}: the stack selects pods in its namespace by matchLabels only")
+        raise Untranslatable(f"{name}: the stack selects pods in its namespace by matchLabels only")
     keep = [
         {
             "action": "keep",
@@ -221,7 +225,7 @@ def relabel_configs(relabelings: Iterable[Mapping[str, Any]]) -> list[dict[str, 
     for relabeling in relabelings:
         unknown = set(relabeling) - set(RELABEL_FIELDS)
         if unknown:
-            raise ValueError(f"unknown relabeling fields {sorted(unknown)}")
+            raise Untranslatable(f"unknown relabeling fields {sorted(unknown)}")
         config = {RELABEL_FIELDS[key]: value for key, value in relabeling.items()}
         if "action" in config:
             config["action"] = config["action"].lower()
