@@ -147,7 +147,7 @@ def scrape_config(monitoring: Iterable[Resource], pods: list[Pod], rule_files: l
         if monitor["kind"] != "PodMonitor" or monitor["metadata"]["name"] in CLUSTER_ONLY_MONITORS:
             continue
         for index, endpoint in enumerate(monitor["spec"]["podMetricsEndpoints"]):
-            if endpoint["port"] not in CLUSTER_ONLY_PORTS:
+            if endpoint.get("port") not in CLUSTER_ONLY_PORTS:
                 jobs.append(scrape_job(monitor, index, endpoint, pods))
     return {
         "global": {"scrape_interval": SCRAPE_INTERVAL, "evaluation_interval": SCRAPE_INTERVAL},
