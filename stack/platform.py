@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from stack import selfhosted
+from stack import prometheus, selfhosted
 from stack.kafka_broker import KafkaBroker
 from stack.processes import Process, answers
 from stack.redis_broker import RedisBroker
@@ -114,6 +114,7 @@ class PlatformStack:
         self.database_url = ""
         self._postgres: PostgresServer | None = None
         self.broker: RedisBroker | KafkaBroker | None = None
+        self.prometheus: Process | None = None
 
     # Start and stop ---------------------------------------------------------------------
 
@@ -134,9 +135,14 @@ class PlatformStack:
             instance.start()
         for instance in self.instances:
             instance.wait_ready()
+        self.prometheus = prometheus.start(
+            self.work_dir, self.manifests.apps, self.instances, NAMESPACE
+        )
         print(f"stack ({self.broker_name}) ready in {time.monotonic() - started:.1f} s")
 
     def stop(self) -> None:
+        if self.prometheus is not None:
+            self.prometheus.stop()
         for instance in self.instances:
             instance.stop()
         if self.broker is not None:
@@ -171,6 +177,10 @@ class PlatformStack:
 
     def realtime(self) -> list[Instance]:
         return [i for i in self.instances if i.app_id == REALTIME]
+
+    @property
+    def prometheus_url(self) -> str:
+        return prometheus.URL
 
     # Parts ----------------------------------------------------------------------------------
 

@@ -56,6 +56,10 @@ class AppSpec:
     secret_env: dict[str, tuple[str, str]]
     config_maps: list[str]
     annotations: dict[str, str]
+    # What a pod of the Service shows Kubernetes' service discovery (stack/prometheus.py).
+    service: str
+    container: str
+    labels: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,9 @@ def app_spec(service: Resource) -> AppSpec:
         secret_env=secret_env,
         config_maps=[source["configMapRef"]["name"] for source in container.get("envFrom", [])],
         annotations={k: str(v) for k, v in annotations.items() if k.startswith("dapr.io/")},
+        service=service["metadata"]["name"],
+        container=container["name"],
+        labels={k: str(v) for k, v in template["metadata"].get("labels", {}).items()},
     )
 
 

@@ -4,6 +4,7 @@ a clean slate per test, the `todo dev` app behind an httpx client, and users wit
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -46,6 +47,20 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     if collection_path == PLATFORM_TESTS and not isolation.isolated():
         return True
     return None
+
+
+@pytest.fixture
+def promtool() -> str:
+    """promtool from Debian's prometheus package, which .ci/run installs. Without it the test
+    is skipped with the reason; in CI (`CI` set) it fails instead, because there a skip would
+    let a rule or a scrape configuration that Prometheus refuses land unseen."""
+    found = shutil.which("promtool")
+    if found is None:
+        message = "promtool is not installed (apt-get install prometheus)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
 
 
 def with_database(url: str, name: str) -> str:

@@ -1,14 +1,11 @@
 """The alert rules pass Prometheus' own check, and its unit tests show each alert firing when
 it should and staying silent when it should not (knative/monitoring/tests/alerts-test.yaml).
 
-promtool comes with Debian's prometheus package, which .ci/run installs. Without it these
-tests are skipped with the reason; in CI (`CI` set) they fail instead, because there a skip
-would let an alert that can never fire land unseen.
+promtool comes with Debian's prometheus package (the `promtool` fixture in tests/conftest.py).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -21,17 +18,6 @@ from deploy import KNATIVE
 from tests.deploy_support import find, monitoring
 
 UNIT_TESTS = KNATIVE / "monitoring" / "tests" / "alerts-test.yaml"
-
-
-@pytest.fixture
-def promtool() -> str:
-    found = shutil.which("promtool")
-    if found is None:
-        message = "promtool is not installed (apt-get install prometheus): rules unchecked"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
 
 
 def unit_tests() -> dict[str, Any]:
