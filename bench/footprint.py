@@ -11,6 +11,7 @@ its backends), so a page shared inside the tree counts once per process: an uppe
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,32 +134,59 @@ def _mebibytes(value: str | None) -> float | None:
     return None if value is None else memory_mebibytes(value)
 
 
-def measure(stack: PlatformStack) -> list[Row]:
-    """One row per pod container and daprd, the broker and Postgres, read now."""
+@dataclass(frozen=True)
+class Part:
+    """One container's (or host process's) process tree in the stack."""
+
+    kind: str
+    name: str
+    pid: int
+    sizing: Sizing
+
+
+def parts(stack: PlatformStack) -> list[Part]:
+    """Every pod's container and daprd, the broker and Postgres."""
     sizes = sizings(stack.broker_name)
-    rows = []
+    found = []
     for instance in stack.instances:
         container, sidecar = sizes.get(instance.app_id, (UNSIZED, UNSIZED))
         kind = "realtime" if instance.app_id == REALTIME else "function"
-        rows.append(_row(kind, instance.pod_name, instance.app.pid, container))
-        rows.append(_row("daprd", f"{instance.pod_name}-daprd", instance.sidecar.pid, sidecar))
+        found.append(Part(kind, instance.pod_name, instance.app.pid, container))
+        found.append(Part("daprd", f"{instance.pod_name}-daprd", instance.sidecar.pid, sidecar))
     broker = stack.broker_name
-    rows.append(_row("broker", broker, stack.broker_pid(), sizes.get(broker, (UNSIZED,))[0]))
-    rows.append(
-        _row("postgres", "postgres", stack.postgres_pid(), sizes.get("postgres", (UNSIZED,))[0])
+    found.append(Part("broker", broker, stack.broker_pid(), sizes.get(broker, (UNSIZED,))[0]))
+    found.append(
+        Part("postgres", "postgres", stack.postgres_pid(), sizes.get("postgres", (UNSIZED,))[0])
     )
+    return found
+
+
+def measure(of: list[Part]) -> list[Row]:
+    """Each part's resident memory, read now."""
+    rows = []
+    for part in of:
+        tree = process_tree(part.pid)
+        total = Resident()
+        for member in tree:
+            try:
+                total += resident(member)
+            except FileNotFoundError:  # a short-lived child exited
+                continue
+        rows.append(Row(part.kind, part.name, len(tree), total, part.sizing))
     return rows
 
 
-def _row(kind: str, name: str, pid: int, sizing: Sizing) -> Row:
-    tree = process_tree(pid)
-    total = Resident()
-    for member in tree:
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of `pid`'s tree so far (what exited children used is lost,
+    but the stack's processes and their pools' connections live as long as the run)."""
+    ticks = 0
+    for member in process_tree(pid):
         try:
-            total += resident(member)
-        except FileNotFoundError:  # a short-lived child exited
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
             continue
-    return Row(kind, name, len(tree), total, sizing)
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15 of stat)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def table(rows: list[Row]) -> list[str]:
