@@ -27,19 +27,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvloop
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from bench import footprint
@@ -57,6 +61,8 @@ KEEP_UP_SHARE = 0.95
 KEEP_UP_P99 = 1.0
 # How long pushes may still arrive after the last create's answer.
 DRAIN_SECONDS = 10.0
+# How long a run may wait after that for stragglers, so they do not load the next run.
+SETTLE_SECONDS = 60.0
 REQUEST_SECONDS = 10.0
 MAX_CONNECTIONS = 256
 PASSWORD = "correct horse battery staple"
@@ -112,8 +118,8 @@ class ClientPool:
             self.idle.append(client)
 
     async def close(self) -> None:
-        for client in self.idle:
-            await client.close()
+        while self.idle:
+            await self.idle.pop().close()
 
 
 class Deliveries:
@@ -122,50 +128,94 @@ class Deliveries:
     Both clocks are this process's `time.monotonic`: a create's due time and a push's arrival
     are read on the same machine by the same process."""
 
-    def __init__(self, sockets_per_user: int) -> None:
+    def __init__(self, sockets: int, sockets_per_user: int) -> None:
+        self.sockets = sockets
         self.sockets_per_user = sockets_per_user
+        self.connected = 0
+        self.all_connected = asyncio.Event()
+        self.closes: Counter[str] = Counter()  # by close code, while the load ran
         self.due: dict[int, float] = {}
         self.arrived: dict[int, dict[int, float]] = {}  # create -> socket -> arrival
-        self.pending = 0
+        self.failed: set[int] = set()  # creates not answered 201: no push is owed
+        self.waiting: set[int] = set()
         self.settled = asyncio.Event()
 
-    def expect(self, creates: int) -> None:
-        self.pending += creates * self.sockets_per_user
-        self.settled.clear()
+    def expect(self, numbers: range) -> None:
+        self.waiting = set(numbers)
+        self._check()
 
-    async def listen(self, socket: ClientConnection) -> None:
-        """Read the socket until it closes, answering the service's heartbeat."""
-        async for raw in socket:
-            now = time.monotonic()
-            message = json.loads(raw)
-            if message["type"] == "ping":
-                await socket.send(encode({"type": "pong"}))
-                continue
-            events = message["events"] if message["type"] == "sync" else [message]
-            for event in events:
-                if event["type"] == "task.created":
-                    self._arrive(id(socket), event["data"]["task"]["title"], now)
+    def give_up(self, number: int) -> None:
+        self.failed.add(number)
+        self.waiting.discard(number)
+        self._check()
+
+    async def follow(self, url: str, token: str, key: int) -> None:
+        """One client's socket at `url` (ws://): read pushes and answer the heartbeat; when
+        realtime closes it, count the code and come back from the last sequence seen, as a
+        real client does. Runs until cancelled."""
+        since: int | None = None
+        while True:
+            query = "" if since is None else f"?since={since}"
+            try:
+                async with connect(
+                    f"{url}/ws{query}",
+                    subprotocols=[Subprotocol("bearer"), Subprotocol(token)],
+                    open_timeout=REQUEST_SECONDS,
+                    max_queue=None,
+                ) as socket:
+                    async for raw in socket:
+                        since = await self._read(socket, key, json.loads(raw), since)
+                why = str(socket.close_code)
+            except ConnectionClosed as error:
+                why = str(error.rcvd.code) if error.rcvd else type(error).__name__
+            except (OSError, TimeoutError) as error:
+                why = type(error).__name__
+            self.closes[why] += 1
+
+    async def _read(
+        self, socket: ClientConnection, key: int, message: dict[str, Any], since: int | None
+    ) -> int | None:
+        """Take one message; return the last sequence seen."""
+        now = time.monotonic()
+        if message["type"] == "ping":
+            await socket.send(encode({"type": "pong"}))
+            return since
+        if message["type"] == "sync":
+            events = message["events"]
+            if since is None:  # the first message of the first connection
+                self.connected += 1
+                if self.connected == self.sockets:
+                    self.all_connected.set()
+        else:
+            events = [message]
+        for event in events:
+            since = max(since or 0, event["seq"])
+            if event["type"] == "task.created":
+                self._arrive(key, event["data"]["task"]["title"], now)
+        return since
 
     def _arrive(self, socket: int, title: str, now: float) -> None:
         if not title.startswith(TITLE):
             return
-        seen = self.arrived.setdefault(int(title.removeprefix(TITLE)), {})
-        if socket in seen:  # a replay of a push already counted
-            return
-        seen[socket] = now
-        self.pending -= 1
-        if self.pending == 0:
+        number = int(title.removeprefix(TITLE))
+        seen = self.arrived.setdefault(number, {})
+        seen.setdefault(socket, now)  # a replay of a push already counted keeps the first
+        if len(seen) == self.sockets_per_user:
+            self.waiting.discard(number)
+            self._check()
+
+    def _check(self) -> None:
+        if self.waiting:
+            self.settled.clear()
+        else:
             self.settled.set()
 
     def latencies(self, numbers: range) -> tuple[list[float], int]:
-        """Every delivery's latency from its create's due time, and how many never came."""
-        found = [
-            at - self.due[n]
-            for n in numbers
-            if n in self.due
-            for at in self.arrived.get(n, {}).values()
-        ]
-        return found, len(numbers) * self.sockets_per_user - len(found)
+        """Every delivery's latency from its create's due time, and how many pushes owed
+        (to creates answered 201) never came."""
+        owed = [n for n in numbers if n not in self.failed]
+        found = [at - self.due[n] for n in owed for at in self.arrived.get(n, {}).values()]
+        return found, len(owed) * self.sockets_per_user - len(found)
 
 
 @dataclass
@@ -175,7 +225,7 @@ class Step:
     offered: float
     seconds: float
     created: int = 0
-    failed: int = 0
+    failed: Counter[str] = field(default_factory=Counter)  # by status, or the error's name
     took: float = 0.0  # from the first create's due time to the last answer
     latencies: list[float] = field(default_factory=list)
     missing: int = 0
@@ -191,16 +241,22 @@ class Step:
     def kept_up(self) -> bool:
         return (
             self.achieved >= KEEP_UP_SHARE * self.offered
-            and self.failed == 0
+            and not self.failed
             and self.missing == 0
             and self.p(99) < KEEP_UP_P99
+        )
+
+    def _why(self) -> str:
+        return (
+            f" ({', '.join(f'{n} {why}' for why, n in self.failed.items())})" if self.failed else ""
         )
 
     def line(self) -> str:
         return (
             f"offered {self.offered:5.0f}/s for {self.seconds:.0f} s: achieved "
             f"{self.achieved:6.1f}/s   p50 {self.p(50) * 1000:7.1f} ms   "
-            f"p99 {self.p(99) * 1000:7.1f} ms   failed {self.failed}   missing {self.missing}"
+            f"p99 {self.p(99) * 1000:7.1f} ms   failed {self.failed.total()}{self._why()}   "
+            f"missing {self.missing}"
         )
 
 
@@ -218,7 +274,7 @@ class Load:
         count = int(rate * seconds)
         numbers = range(self.next_number, self.next_number + count)
         self.next_number += count
-        self.deliveries.expect(count)
+        self.deliveries.expect(numbers)
         step = Step(rate, seconds)
         start = time.monotonic() + 0.1
         running = []
@@ -232,6 +288,10 @@ class Load:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.deliveries.settled.wait(), DRAIN_SECONDS)
         step.latencies, step.missing = self.deliveries.latencies(numbers)
+        # Late pushes may still be on their way: let them land before the next run's load.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.deliveries.settled.wait(), SETTLE_SECONDS)
+        await self.pool.close()  # the server may close idle keep-alives while we wait
         return step
 
     async def _create(self, n: int, step: Step) -> None:
@@ -241,12 +301,14 @@ class Load:
         try:
             async with asyncio.timeout(REQUEST_SECONDS), self.pool.client() as client:
                 status, _ = await client.request("POST", "/api/tasks", body, headers)
-        except (OSError, TimeoutError, asyncio.IncompleteReadError):
-            status = 0
+            why = str(status)
+        except (OSError, TimeoutError, asyncio.IncompleteReadError) as error:
+            status, why = 0, type(error).__name__
         if status == 201:
             step.created += 1
         else:
-            step.failed += 1
+            step.failed[why] += 1
+            self.deliveries.give_up(n)
 
 
 async def closed_loop(port: int, users: list[User], args: argparse.Namespace) -> Result:
@@ -277,33 +339,68 @@ async def closed_loop(port: int, users: list[User], args: argparse.Namespace) ->
 
 
 @dataclass
+class CpuUse:
+    """CPU seconds each part of the stack, and this load generator, used over `wall` seconds."""
+
+    wall: float
+    seconds: dict[tuple[str, str], float]  # (kind, name) -> CPU seconds
+
+    def lines(self) -> list[str]:
+        available = self.wall * (os.cpu_count() or 1)
+        lines = [
+            f"CPU used during the {TARGET_RATE}/s run ({self.wall:.0f} s of wall time, "
+            f"{available:.0f} CPU-s on {os.cpu_count()} CPUs), busiest first:"
+        ]
+        kinds: dict[str, float] = {}
+        for (kind, _), used in self.seconds.items():
+            kinds[kind] = kinds.get(kind, 0.0) + used
+        for kind, used in sorted(kinds.items(), key=lambda item: -item[1]):
+            busiest = max((k for k in self.seconds if k[0] == kind), key=self.seconds.__getitem__)
+            lines.append(
+                f"  {kind:<15} {used:6.1f} CPU-s ({100 * used / available:3.0f}%)   "
+                f"busiest {busiest[1]} {self.seconds[busiest]:.1f} CPU-s"
+            )
+        return lines
+
+
+def cpu_used(parts: list[footprint.Part]) -> dict[tuple[str, str], float]:
+    used = {(part.kind, part.name): footprint.cpu_seconds(part.pid) for part in parts}
+    # This process alone: its tree would hold the whole stack, which it started.
+    used["load generator", "bench.platform"] = time.process_time()
+    return used
+
+
+@dataclass
 class Findings:
     users: int
     sockets: int
+    closes: Counter[str]
     fixed: Step
+    cpu: CpuUse
     steps: list[Step]
     throughput: Result
     baseline: Result
 
 
-async def run(stack: PlatformStack, args: argparse.Namespace) -> Findings:
+async def run(
+    stack: PlatformStack, parts: list[footprint.Part], args: argparse.Namespace
+) -> Findings:
     users = await register(stack.instance("auth").url, args.users)
     realtime = stack.realtime()
-    deliveries = Deliveries(len(realtime))
-    sockets = [
-        await connect(
-            instance.url.replace("http://", "ws://") + "/ws",
-            subprotocols=[Subprotocol("bearer"), Subprotocol(user.token)],
-            open_timeout=REQUEST_SECONDS,
-            max_queue=None,
+    deliveries = Deliveries(len(users) * len(realtime), len(realtime))
+    clients = [
+        asyncio.create_task(
+            deliveries.follow(instance.url.replace("http", "ws", 1), user.token, key)
         )
-        for user in users
-        for instance in realtime
+        for key, (user, instance) in enumerate(itertools.product(users, realtime))
     ]
-    listeners = [asyncio.create_task(deliveries.listen(socket)) for socket in sockets]
+    await asyncio.wait_for(deliveries.all_connected.wait(), REQUEST_SECONDS * 3)
     load = Load(stack.instance("create-task").ports.app, users, deliveries)
     try:
+        before, started = cpu_used(parts), time.monotonic()
         fixed = await load.offer(TARGET_RATE, args.seconds)
+        after = cpu_used(parts)
+        cpu = CpuUse(time.monotonic() - started, {k: after[k] - before[k] for k in after})
         steps = []
         for rate in range(args.step, args.max_rate + 1, args.step):
             steps.append(await load.offer(rate, args.step_seconds))
@@ -318,10 +415,12 @@ async def run(stack: PlatformStack, args: argparse.Namespace) -> Findings:
         )
     finally:
         await load.pool.close()
-        for socket in sockets:
-            await socket.close()
-        await asyncio.gather(*listeners, return_exceptions=True)
-    return Findings(len(users), len(sockets), fixed, steps, throughput, baseline)
+        for client in clients:
+            client.cancel()
+        await asyncio.gather(*clients, return_exceptions=True)
+    return Findings(
+        len(users), deliveries.sockets, deliveries.closes, fixed, cpu, steps, throughput, baseline
+    )
 
 
 def report(broker: str, memory: list[footprint.Row], found: Findings) -> None:
@@ -336,6 +435,10 @@ def report(broker: str, memory: list[footprint.Row], found: Findings) -> None:
         f"({found.users} users, {found.sockets} sockets on 2 realtime instances):"
     )
     print(f"  {found.fixed.line()}   (target p99 < {TARGET_P99 * 1000:.0f} ms)")
+    for line in found.cpu.lines():
+        print(f"  {line}")
+    closes = ", ".join(f"{n} x {code}" for code, n in found.closes.items()) or "none"
+    print(f"sockets closed by realtime (each came back with ?since=<last seq>): {closes}")
     print("stepping the rate up (keeps up: achieved >= 95% of offered, p99 < 1 s, none lost):")
     for step in found.steps:
         print(f"  {step.line()}   {'kept up' if step.kept_up else 'did not keep up'}")
@@ -399,8 +502,9 @@ def main() -> None:
         PlatformStack(Path(folder), args.broker) as stack,
     ):
         time.sleep(args.idle_seconds)
-        memory = footprint.measure(stack)
-        found = uvloop.run(run(stack, args))
+        parts = footprint.parts(stack)
+        memory = footprint.measure(parts)
+        found = uvloop.run(run(stack, parts, args))
     report(args.broker, memory, found)
 
 
