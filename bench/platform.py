@@ -65,6 +65,7 @@ DRAIN_SECONDS = 10.0
 SETTLE_SECONDS = 60.0
 REQUEST_SECONDS = 10.0
 MAX_CONNECTIONS = 256
+IDLE_SECONDS = 1.0
 PASSWORD = "correct horse battery staple"
 TITLE = "platform bench "
 
@@ -99,27 +100,37 @@ async def register(auth_url: str, count: int) -> list[User]:
 
 class ClientPool:
     """Keep-alive connections to one port, opened as the offered load needs them, at most
-    MAX_CONNECTIONS; a connection that failed is dropped, not reused."""
+    MAX_CONNECTIONS. A connection idle for IDLE_SECONDS is closed rather than reused, since
+    the server may have closed it already (gunicorn's keep-alive is 2 s); one that failed is
+    dropped."""
 
     def __init__(self, port: int) -> None:
         self.port = port
-        self.idle: list[RawHttpClient] = []
+        self.idle: list[tuple[RawHttpClient, float]] = []  # with when it was last used
         self.slots = asyncio.Semaphore(MAX_CONNECTIONS)
 
     @contextlib.asynccontextmanager
     async def client(self) -> AsyncIterator[RawHttpClient]:
         async with self.slots:
-            client = self.idle.pop() if self.idle else RawHttpClient(self.port)
+            client = await self._take()
             try:
                 yield client
             except BaseException:
                 await client.close()
                 raise
-            self.idle.append(client)
+            self.idle.append((client, time.monotonic()))
+
+    async def _take(self) -> RawHttpClient:
+        while self.idle:
+            client, used = self.idle.pop()
+            if time.monotonic() - used < IDLE_SECONDS:
+                return client
+            await client.close()
+        return RawHttpClient(self.port)
 
     async def close(self) -> None:
         while self.idle:
-            await self.idle.pop().close()
+            await self.idle.pop()[0].close()
 
 
 class Deliveries:
@@ -291,7 +302,6 @@ class Load:
         # Late pushes may still be on their way: let them land before the next run's load.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.deliveries.settled.wait(), SETTLE_SECONDS)
-        await self.pool.close()  # the server may close idle keep-alives while we wait
         return step
 
     async def _create(self, n: int, step: Step) -> None:
