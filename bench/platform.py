@@ -354,6 +354,7 @@ class CpuUse:
 
     wall: float
     seconds: dict[tuple[str, str], float]  # (kind, name) -> CPU seconds
+    creates: int
 
     def lines(self) -> list[str]:
         available = self.wall * (os.cpu_count() or 1)
@@ -370,6 +371,13 @@ class CpuUse:
                 f"  {kind:<15} {used:6.1f} CPU-s ({100 * used / available:3.0f}%)   "
                 f"busiest {busiest[1]} {self.seconds[busiest]:.1f} CPU-s"
             )
+        # Idle work (heartbeats, the brokers' and sidecars' own timers) is counted in too.
+        stack = sum(used for kind, used in kinds.items() if kind != "load generator")
+        per_create = stack / max(self.creates, 1)
+        lines.append(
+            f"the stack's CPU per create: {per_create * 1000:.1f} ms, so {TARGET_RATE} creates/s "
+            f"needs {per_create * TARGET_RATE:.1f} CPUs of its own"
+        )
         return lines
 
 
@@ -410,7 +418,9 @@ async def run(
         before, started = cpu_used(parts), time.monotonic()
         fixed = await load.offer(TARGET_RATE, args.seconds)
         after = cpu_used(parts)
-        cpu = CpuUse(time.monotonic() - started, {k: after[k] - before[k] for k in after})
+        cpu = CpuUse(
+            time.monotonic() - started, {k: after[k] - before[k] for k in after}, fixed.created
+        )
         steps = []
         for rate in range(args.step, args.max_rate + 1, args.step):
             steps.append(await load.offer(rate, args.step_seconds))
