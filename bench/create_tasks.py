@@ -132,9 +132,13 @@ async def bench_function(
 
 
 async def bench_bare_asyncpg(
-    url: str, users: list[tuple[uuid.UUID, str]], args: argparse.Namespace
+    url: str,
+    users: list[tuple[uuid.UUID, str]],
+    args: argparse.Namespace,
+    seconds: float | None = None,
 ) -> Result:
-    """The create transaction alone: insert the task, append its event."""
+    """The create transaction alone: insert the task, append its event; `seconds` bounds the
+    measured run as `drive` does."""
     pool = await asyncpg.create_pool(
         url, min_size=POOL_SIZE, max_size=POOL_SIZE, init=_init_connection
     )
@@ -157,7 +161,7 @@ async def bench_bare_asyncpg(
 
         await drive("warm-up", args.requests // 10, args.concurrency, one)
         return await drive(
-            "bare asyncpg, same SQL (baseline)", args.requests, args.concurrency, one
+            "bare asyncpg, same SQL (baseline)", args.requests, args.concurrency, one, seconds
         )
     finally:
         await pool.close()

@@ -21,13 +21,15 @@ def isolated() -> bool:
     return [name for _, name in socket.if_nameindex()] == ["lo"]
 
 
+def in_new_namespace(command: Sequence[str]) -> list[str]:
+    """The command line that runs `command` in a new network namespace, even from inside one."""
+    as_user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
+    return ["unshare", "--net", *as_user, "--", sys.executable, "-m", "stack.isolation", *command]
+
+
 def exec_isolated(command: Sequence[str]) -> NoReturn:
     """Replace this process with `command` run in a new network namespace."""
-    as_user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
-    os.execvp(
-        "unshare",
-        ["unshare", "--net", *as_user, "--", sys.executable, "-m", "stack.isolation", *command],
-    )
+    os.execvp("unshare", in_new_namespace(command))
 
 
 def main(command: Sequence[str]) -> NoReturn:

@@ -182,6 +182,22 @@ class PlatformStack:
     def prometheus_url(self) -> str:
         return prometheus.URL
 
+    def postgres_pid(self) -> int:
+        """The postmaster's process id (its backends are its children)."""
+        pid = self._postgres.get_pid() if self._postgres else None
+        if pid is None:
+            raise RuntimeError("Postgres is not running")
+        return pid
+
+    def broker_pid(self) -> int:
+        """The broker's process id: redis-server, or Kafka's JVM."""
+        if isinstance(self.broker, RedisBroker):
+            return self.broker.process.pid
+        pid = self.broker.pid if self.broker else None
+        if pid is None:
+            raise RuntimeError("the broker is not running")
+        return pid
+
     # Parts ----------------------------------------------------------------------------------
 
     def _start_postgres(self) -> None:
