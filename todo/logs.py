@@ -65,8 +65,11 @@ def configure_logging(default_function: str, level: str = "INFO") -> None:
     global _installed
     root = logging.getLogger()
     root.setLevel(level.upper())
-    # httpx logs every request at INFO: one line per published event is noise.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # httpx logs every request at INFO: one line per published event is noise. At DEBUG,
+    # httpcore logs every phase of every request and the websockets library every frame:
+    # LOG_LEVEL=DEBUG is for our own records (the platform tests saw them cost CPU per event).
+    for chatty in ("httpx", "httpcore", "websockets", "asyncio"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     if _installed:
         return
     _installed = True
