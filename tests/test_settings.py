@@ -40,3 +40,31 @@ def test_a_boolean_reads_as_a_boolean_not_as_text(raw: str, value: bool) -> None
 def test_a_malformed_value_names_its_variable(name: str, raw: str) -> None:
     with pytest.raises(ValueError, match=name):
         Settings.from_env({name: raw})
+
+
+def test_allowed_origins_read_as_a_browser_sends_them() -> None:
+    settings = Settings.from_env(
+        {"CORS_ALLOWED_ORIGINS": "https://App.example.com, http://localhost:5173,,"}
+    )
+    assert settings.cors_allowed_origins == ("https://app.example.com", "http://localhost:5173")
+    assert Settings().cors_allowed_origins == ()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "*",
+        "null",
+        "app.example.com",
+        "https://app.example.com/",
+        "https://app.example.com/app",
+        "https://app.example.com:443",
+        "http://app.example.com:80",
+        "https://user@app.example.com",
+        "https://app.example.com:99999",
+        "ftp://app.example.com",
+    ],
+)
+def test_an_origin_no_browser_would_send_is_refused(raw: str) -> None:
+    with pytest.raises(ValueError, match="CORS_ALLOWED_ORIGINS"):
+        Settings.from_env({"CORS_ALLOWED_ORIGINS": f"https://ok.example.com,{raw}"})

@@ -45,3 +45,9 @@ class Router(Generic[Target]):
         if allowed:
             raise MethodNotAllowed(sorted(set(allowed)))
         raise RouteNotFound(f"no route for {method} {path}")
+
+    def methods(self, path: str) -> list[str]:
+        """The methods `path`'s routes take, sorted; none when no route has that path."""
+        if _CONTROL.search(path):
+            return []
+        return sorted({method for method, pattern, _ in self._routes if pattern.match(path)})

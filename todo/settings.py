@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import functools
 import os
+import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NewType
+from urllib.parse import urlsplit
 
 MIB = 1024 * 1024
+# A web origin as browsers send it in the Origin header: scheme://host[:port], in lower case,
+# without the default port or a trailing slash.
+Origin = NewType("Origin", str)
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,11 @@ class Settings:
     # The request header a trusted proxy in front sets to the client's address (for example
     # x-real-ip behind Traefik). Unset: the socket peer is the client.
     client_address_header: str | None = None
+
+    # Web origins whose pages may call the API from a browser (CORS; todo/cors.py), comma-
+    # separated. None by default: the web app is served from the API's own origin, which
+    # needs no CORS, and other pages get no CORS headers. `todo dev` adds its own origins.
+    cors_allowed_origins: tuple[Origin, ...] = ()
 
     max_body_bytes: int = MIB
     # Request headers, all names and values together, and how many: past either, 431.
@@ -127,6 +137,35 @@ def _boolean(raw: str) -> bool:
     raise ValueError("expected true or false")
 
 
+def _origins(raw: str) -> tuple[Origin, ...]:
+    """Comma-separated origins, each exactly as a browser's Origin header would name it: a
+    value that could never match one (a path, a default port, `*`) is refused here."""
+    return tuple(dict.fromkeys(_origin(part.strip()) for part in raw.split(",") if part.strip()))
+
+
+def _origin(given: str) -> Origin:
+    origin = given.lower()
+    parts = urlsplit(origin)
+    default_port = {"http": 80, "https": 443}.get(parts.scheme)
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or out of range
+        port = -1
+    well_formed = (
+        default_port is not None
+        and port != -1
+        and bool(parts.hostname)
+        and "@" not in parts.netloc
+        and not parts.netloc.endswith(":")
+        and f"{parts.scheme}://{parts.netloc}" == origin
+    )
+    if not well_formed:
+        raise ValueError(f"{given!r} is not an origin such as https://app.example.com")
+    if port == default_port:
+        raise ValueError(f"{given!r}: a browser sends this origin without its default port")
+    return Origin(origin)
+
+
 # How a variable's text becomes each type a field may have (`X | None` reads as X).
 CONVERSIONS: dict[object, Callable[[str], Any]] = {
     str: str,
@@ -134,6 +173,7 @@ CONVERSIONS: dict[object, Callable[[str], Any]] = {
     float: float,
     bool: _boolean,
     Path: Path,
+    tuple[Origin, ...]: _origins,
 }
 
 
@@ -143,7 +183,10 @@ def _converters() -> dict[str, Callable[[str], Any]]:
     CONVERSIONS fails here, on the first read of the environment, not on a typo later."""
     converters = {}
     for name, annotation in typing.get_type_hints(Settings).items():
-        kinds = [a for a in typing.get_args(annotation) if a is not type(None)] or [annotation]
+        optional = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+        kinds = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if not optional:
+            kinds = [annotation]
         if len(kinds) != 1 or kinds[0] not in CONVERSIONS:
             raise TypeError(f"Settings.{name}: no conversion from text to {annotation}")
         converters[name] = CONVERSIONS[kinds[0]]

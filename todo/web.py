@@ -11,8 +11,9 @@ A function declares its routes on a `FunctionApi` and hands every request to it:
     async def create_task(request: Request) -> Response:
         return await api(request)
 
-Every function also answers GET /health, /ready and /metrics. Errors become RFC 7807
-problems in `todo.problems`; nothing a caller sends produces a 500.
+Every function also answers GET /health, /ready and /metrics, and the CORS preflight of
+every path of the API (`todo.cors`). Errors become RFC 7807 problems in `todo.problems`;
+nothing a caller sends produces a 500.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 
-from todo import context, documents, json_input, logs, metrics
+from todo import context, cors, documents, json_input, logs, metrics
 from todo.confirmed_accounts import refers_to_a_missing_user
 from todo.errors import (
     AccountGone,
@@ -210,18 +211,25 @@ class FunctionApi:
     async def _answer(self, request: Request, rid: str, started: float) -> Response:
         route: Route | None = None
         path: str = request.scope["path"]  # what routing matches on, as Starlette does
+        preflight = False
         try:
             check_header_size(request)
-            route, params = self.router.match(request.method, path)
-            response = await self._serve(request, route, params)
+            preflight = cors.is_preflight(request.method, path, request.headers)
+            if preflight:
+                response = cors.preflight(path, request.headers)
+            else:
+                route, params = self.router.match(request.method, path)
+                response = await self._serve(request, route, params)
         except Exception as exc:
             response = problem_response(exc, instance=path)
+        if not preflight:
+            cors.allow(path, request.headers, response.headers)
         response.headers["X-Request-Id"] = rid
         status = response.status_code
+        label = route.path if route else "preflight" if preflight else "unmatched"
         observation = Observation(
-            self.function, request.method, path,
-            route.path if route else "unmatched", status, time.perf_counter() - started, rid,
-            route.access_log_level(status) if route else logging.INFO,
+            self.function, request.method, path, label, status, time.perf_counter() - started,
+            rid, route.access_log_level(status) if route else logging.INFO,
         )  # fmt: skip
         # Metrics and the access log are written once the response has gone out.
         response.background = BackgroundTask(observation.record)

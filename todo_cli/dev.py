@@ -22,14 +22,17 @@ from pathlib import Path
 from typing import Any
 
 from functions_framework.aio import create_asgi_app_from_module
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import functions
+from todo import cors
 from todo.bus import Deliver, Delivery, LocalBus, RetryPolicy
 from todo.errors import TodoError
 from todo.problems import problem_response
 from todo.routing import Router
 from todo.runtime import runtime
+from todo.settings import Origin
 from todo.web import BUILTIN_ROUTES, FunctionApi
 
 log = logging.getLogger(__name__)
@@ -129,9 +132,10 @@ class Stack:
             for fn in self.functions.values()
             for route in fn.api.public_routes
         )
-        anyone = next(iter(self.functions.values())).app
+        # So are CORS preflights: every function answers them for every path of the API.
+        self.anyone = next(iter(self.functions.values())).app
         for route in BUILTIN_ROUTES:
-            self.router.add(route.method, route.path, anyone)
+            self.router.add(route.method, route.path, self.anyone)
         self._ticker: asyncio.Task[None] | None = None
         self.tick_interval: float | None = None
 
@@ -165,6 +169,9 @@ class Stack:
             return
         if scope["type"] != "http":
             raise RuntimeError(f"unsupported scope {scope['type']}")
+        if cors.is_preflight(scope["method"], scope["path"], Headers(scope=scope)):
+            await self.anyone(scope, receive, send)
+            return
         try:
             app, _ = self.router.match(scope["method"], scope["path"])
         except TodoError as exc:
@@ -251,6 +258,16 @@ def port_taken(host: str, port: int) -> bool:
                 return True
             raise SystemExit(f"todo dev: cannot listen on {host}:{port}: {exc.strerror}") from None
     return False
+
+
+def own_origins(host: str, port: int) -> tuple[Origin, ...]:
+    """The origins a browser reaches `todo dev` at: 127.0.0.1 and localhost (a page loaded
+    from one that calls the API by the other is cross-origin), and the address it listens
+    on, unless that is every address."""
+    names = ["127.0.0.1", "localhost"]
+    if host not in ("0.0.0.0", "::", *names):
+        names.append(f"[{host}]" if ":" in host else host)
+    return tuple(Origin(f"http://{name}:{port}") for name in names)
 
 
 def banner(url: str, database: str, tick_interval: float) -> str:

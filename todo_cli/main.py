@@ -76,6 +76,10 @@ def cmd_dev(args: argparse.Namespace) -> int:
             database_url=url,
             jwt_secret=settings.jwt_secret or dev.dev_secret(settings.data_dir),
             function_name="todo-dev",
+            cors_allowed_origins=(
+                *settings.cors_allowed_origins,
+                *dev.own_origins(args.host, args.port),
+            ),
         )
         try:
             check_config(settings)
