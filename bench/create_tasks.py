@@ -97,6 +97,21 @@ async def drive(
     return Result(name, time.perf_counter() - started, latencies)
 
 
+def creating(
+    clients: list[RawHttpClient], tokens: list[str], title: str
+) -> Callable[[int], Awaitable[None]]:
+    """One create per call by worker n, on its own connection as its own user."""
+    body = json.dumps({"title": title, "priority": "high", "tags": ["bench"]}).encode()
+
+    async def one(worker: int) -> None:
+        headers = {"content-type": "application/json", "authorization": f"Bearer {tokens[worker]}"}
+        status, answer = await clients[worker].request("POST", "/api/tasks", body, headers)
+        if status != 201:
+            raise RuntimeError(f"{status}: {answer[:300]!r}")
+
+    return one
+
+
 async def bench_function(
     name: str,
     url: str,
@@ -110,16 +125,7 @@ async def bench_function(
         "create_task", source, port, {"DATABASE_URL": url, "JWT_SECRET": JWT_SECRET, **env}
     )
     clients = [RawHttpClient(port) for _ in range(args.concurrency)]
-    body = json.dumps({"title": "benchmark task", "priority": "high", "tags": ["bench"]}).encode()
-
-    async def one(worker: int) -> None:
-        headers = {
-            "content-type": "application/json",
-            "authorization": f"Bearer {users[worker][1]}",
-        }
-        status, answer = await clients[worker].request("POST", "/api/tasks", body, headers)
-        if status != 201:
-            raise RuntimeError(f"{status}: {answer[:300]!r}")
+    one = creating(clients, [token for _, token in users], "benchmark task")
 
     try:
         wait_until_serving(f"http://127.0.0.1:{port}/health")

@@ -47,7 +47,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from bench import footprint
-from bench.create_tasks import Result, bench_bare_asyncpg, drive
+from bench.create_tasks import Result, bench_bare_asyncpg, creating, drive
 from bench.harness import RawHttpClient, met, percentile
 from realtime.protocol import encode
 from stack.isolation import exec_isolated, isolated
@@ -321,16 +321,7 @@ class Load:
 async def closed_loop(port: int, users: list[User], args: argparse.Namespace) -> Result:
     """`--concurrency` clients creating back to back for `--throughput-seconds`."""
     clients = [RawHttpClient(port) for _ in range(args.concurrency)]
-    body = json.dumps({"title": "throughput", "priority": "high", "tags": ["bench"]}).encode()
-
-    async def one(worker: int) -> None:
-        headers = {
-            "content-type": "application/json",
-            "authorization": f"Bearer {users[worker].token}",
-        }
-        status, answer = await clients[worker].request("POST", "/api/tasks", body, headers)
-        if status != 201:
-            raise RuntimeError(f"{status}: {answer[:300]!r}")
+    one = creating(clients, [user.token for user in users], "throughput")
 
     try:
         return await drive(
