@@ -58,6 +58,10 @@ class AccountGone(NotAuthenticated):
         super().__init__("the token's account no longer exists")
 
 
+class RefreshTokenReused(NotAuthenticated):
+    """A spent refresh token came back: its session is revoked (todo/sessions.py)."""
+
+
 class Forbidden(TodoError):
     pass
 

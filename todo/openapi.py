@@ -185,8 +185,9 @@ def _operation(function: str, route: Route, refs: dict[Any, Any]) -> dict[str, A
         operation["security"] = [{"bearer": []}]
     if route.permission:
         responses["403"] = _problem(f"The token lacks {route.permission}")
-    for status in route.answers:
-        responses[str(status)] = _problem(ANSWERS[status])
+    for answer in route.answers:
+        status, description = answer if isinstance(answer, tuple) else (answer, ANSWERS[answer])
+        responses[str(status)] = _problem(description)
     if "{" in route.path:
         responses["404"] = _problem(ANSWERS[404])
     if "If-Match" in route.headers:

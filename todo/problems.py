@@ -29,6 +29,9 @@ KINDS: dict[type[errors.TodoError], Kind] = {
     errors.BodyTooLarge: Kind(413, "body-too-large", "Request body too large"),
     errors.HeadersTooLarge: Kind(431, "headers-too-large", "Request headers too large"),
     errors.NotAuthenticated: Kind(401, "unauthenticated", "Authentication required"),
+    errors.RefreshTokenReused: Kind(
+        401, "refresh-token-reused", "Refresh token already used; the session is revoked"
+    ),
     errors.Forbidden: Kind(403, "forbidden", "Permission denied"),
     errors.NotFound: Kind(404, "not-found", "Not found"),
     errors.MethodNotAllowed: Kind(405, "method-not-allowed", "Method not allowed"),
