@@ -1,20 +1,28 @@
-"""Sessions that last: rotating refresh tokens, reuse detection, expiry and logout."""
+"""Sessions that last: rotating refresh tokens, reuse detection, expiry, logout, password
+change and account deletion."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import uuid
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import PASSWORD, Account
+from tests.conftest import PASSWORD, Account, MakeUser, settle
+from tests.test_notifications import make_notifications
+from todo import dead_letters
 from todo.clock import ManualClock
+from todo.db import Connection
 from todo.runtime import Runtime
+from todo.tokens import issue_token
+from todo_cli.dev import Stack
 
 DAY = timedelta(days=1)
+NEW_PASSWORD = "another long passphrase"
 
 Pair = dict[str, Any]
 
@@ -159,6 +167,91 @@ async def test_logout_ends_the_session_and_is_idempotent(
     assert (await refresh(client, other)).status_code == 200
 
 
+async def test_changing_the_password_ends_other_sessions_and_renews_this_one(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    this = await log_in(client, alice.email)
+    other = await log_in(client, alice.email)
+    change = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+    response = await client.post("/api/auth/password", json=change, headers=bearer(this))
+    assert response.status_code == 200, response.text
+    renewed: Pair = response.json()
+
+    assert refused(await refresh(client, other), "session has ended")
+    again = await refreshed(client, renewed)  # this session goes on with the new token
+    assert (await client.get("/api/auth/me", headers=bearer(again))).status_code == 200
+    # Its earlier token was spent by the change: presenting it is a reuse.
+    assert refused(await refresh(client, this), "already used", "refresh-token-reused")
+
+    wrong = await client.post("/api/auth/login", json={"email": alice.email, "password": PASSWORD})
+    assert wrong.status_code == 401
+    await log_in(client, alice.email, NEW_PASSWORD)
+
+
+async def test_a_token_naming_no_session_changes_the_password_in_a_new_one(
+    client: httpx.AsyncClient, rt: Runtime, alice: Account
+) -> None:
+    before = await log_in(client, alice.email)
+    token = issue_token(rt.settings, alice.id, ["user"], ["tasks:write"], rt.clock.now())
+    change = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+    response = await client.post(
+        "/api/auth/password", json=change, headers={"authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 200, response.text
+    assert refused(await refresh(client, before), "session has ended")
+    assert (await refresh(client, response.json())).status_code == 200
+
+
+async def test_a_wrong_current_password_changes_nothing(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    this = await log_in(client, alice.email)
+    other = await log_in(client, alice.email)
+    change = {"current_password": "not the password", "new_password": NEW_PASSWORD}
+    response = await client.post("/api/auth/password", json=change, headers=bearer(this))
+    assert response.status_code == 403
+    body = response.json()
+    assert body["type"] == "/problems/wrong-password"
+    assert body["errors"] == [
+        {"field": "current_password", "message": "is not this account's password"}
+    ]
+    await log_in(client, alice.email)
+    assert (await refresh(client, other)).status_code == 200
+
+
+async def test_guessing_the_current_password_is_throttled(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    this = await log_in(client, alice.email)
+    guess = {"current_password": "a guess", "new_password": NEW_PASSWORD}
+    for _ in range(5):
+        response = await client.post("/api/auth/password", json=guess, headers=bearer(this))
+        assert response.status_code == 403
+    right = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+    throttled = await client.post("/api/auth/password", json=right, headers=bearer(this))
+    assert throttled.status_code == 429
+    assert throttled.json()["type"] == "/problems/login-throttled"
+    assert int(throttled.headers["retry-after"]) >= 1
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"current_password": PASSWORD, "new_password": "password123"}, "new_password"),
+        ({"current_password": PASSWORD, "new_password": "short"}, "new_password"),
+        ({"current_password": PASSWORD}, "new_password"),
+        ({"current_password": "", "new_password": NEW_PASSWORD}, "current_password"),
+        ({"current_password": "x\u0000y", "new_password": NEW_PASSWORD}, "current_password"),
+    ],
+)
+async def test_a_password_change_names_the_invalid_field(
+    client: httpx.AsyncClient, alice: Account, change: dict[str, Any], field: str
+) -> None:
+    response = await client.post("/api/auth/password", json=change, headers=alice.headers)
+    assert response.status_code == 422
+    assert field in [e["field"] for e in response.json()["errors"]]
+
+
 @pytest.mark.parametrize("route", ["/api/auth/refresh", "/api/auth/logout"])
 @pytest.mark.parametrize(
     "body",
@@ -190,3 +283,139 @@ async def test_a_refresh_body_that_is_not_json_is_a_400(client: httpx.AsyncClien
     )
     assert response.status_code == 400
     assert response.json()["type"] == "/problems/malformed-body"
+
+
+# Account deletion -------------------------------------------------------------------------
+
+
+async def user_id_tables(rt: Runtime) -> list[str]:
+    """Every table with a user_id column: one added later is checked without a change here."""
+    async with rt.database.transaction() as conn:
+        rows = await conn.fetch(
+            """
+            select table_name from information_schema.columns
+            where table_schema = 'public' and column_name = 'user_id'
+            order by table_name
+            """
+        )
+    return [r["table_name"] for r in rows]
+
+
+async def rows_of(conn: Connection, user_id: uuid.UUID, tables: list[str]) -> dict[str, int]:
+    counts = {
+        table: await conn.fetchval(f"select count(*) from {table} where user_id = $1", user_id)
+        for table in tables
+    }
+    counts["users"] = await conn.fetchval("select count(*) from users where id = $1", user_id)
+    counts["refresh_tokens"] = await conn.fetchval(
+        """
+        select count(*) from refresh_tokens t join sessions s on s.id = t.session_id
+        where s.user_id = $1
+        """,
+        user_id,
+    )
+    counts["dead_letters"] = await conn.fetchval(
+        "select count(*) from dead_letters where event ->> 'userid' = $1", str(user_id)
+    )
+    return counts
+
+
+async def fill_account(
+    client: httpx.AsyncClient, rt: Runtime, stack: Stack, clock: ManualClock, account: Account
+) -> Pair:
+    """Rows in every table the account can reach: tasks, reminders, notifications, events,
+    the audit log, an idempotency key, sessions and a dead letter."""
+    pair = await log_in(client, account.email)
+    await make_notifications(client, account, clock, stack, rt, 2)
+    kept = await client.post(
+        "/api/tasks",
+        json={
+            "title": "keyed",
+            "reminders": [{"before": "PT1H"}],
+            "due_at": "2027-01-01T09:00:00Z",
+        },
+        headers={**account.headers, "idempotency-key": f"key-{account.id}"},
+    )
+    assert kept.status_code == 201, kept.text
+    await settle(rt)
+    async with rt.database.transaction() as conn:
+        await dead_letters.store(
+            conn,
+            topic="task.events",
+            reason="for the test",
+            now=clock.now(),
+            event={"id": str(uuid.uuid4()), "type": "todo.task.created", "userid": str(account.id)},
+        )
+    return pair
+
+
+async def test_deleting_the_account_removes_every_row_of_it_and_nothing_else(
+    client: httpx.AsyncClient,
+    rt: Runtime,
+    stack: Stack,
+    clock: ManualClock,
+    make_user: MakeUser,
+) -> None:
+    alice, bob = await make_user("alice@example.com"), await make_user("bob@example.com")
+    alice_pair = await fill_account(client, rt, stack, clock, alice)
+    bob_pair = await fill_account(client, rt, stack, clock, bob)
+    tables = await user_id_tables(rt)
+    assert {"tasks", "reminders", "notifications", "events", "sessions", "audit_log"} <= set(tables)
+    async with rt.database.transaction() as conn:
+        alice_before = await rows_of(conn, alice.id, tables)
+        bob_before = await rows_of(conn, bob.id, tables)
+    assert all(alice_before.values()), alice_before  # the test reaches every table
+
+    wrong = await client.request(
+        "DELETE", "/api/auth/me", json={"password": "not it"}, headers=alice.headers
+    )
+    assert wrong.status_code == 403
+    assert wrong.json()["errors"][0]["field"] == "password"
+    deleted = await client.request(
+        "DELETE", "/api/auth/me", json={"password": PASSWORD}, headers=alice.headers
+    )
+    assert deleted.status_code == 204, deleted.text
+
+    async with rt.database.transaction() as conn:
+        assert await rows_of(conn, alice.id, tables) == dict.fromkeys(alice_before, 0)
+        assert await rows_of(conn, bob.id, tables) == bob_before
+    for headers in (alice.headers, bearer(alice_pair)):
+        gone = await client.get("/api/tasks", headers=headers)
+        assert gone.status_code == 401
+        assert gone.json()["detail"] == "the token's account no longer exists"
+    assert refused(await refresh(client, alice_pair), "unknown")
+    assert (await client.get("/api/tasks", headers=bob.headers)).status_code == 200
+    assert (await refresh(client, bob_pair)).status_code == 200
+    # The email is free again.
+    again = await client.post(
+        "/api/auth/register", json={"email": alice.email, "password": PASSWORD}
+    )
+    assert again.status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [({}, "password"), ({"password": ""}, "password"), ({"password": "\u0000"}, "password")],
+)
+async def test_deleting_the_account_names_an_invalid_field(
+    client: httpx.AsyncClient, alice: Account, body: dict[str, Any], field: str
+) -> None:
+    response = await client.request("DELETE", "/api/auth/me", json=body, headers=alice.headers)
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+    assert (await client.get("/api/auth/me", headers=alice.headers)).status_code == 200
+
+
+async def test_deleting_needs_a_token_that_may_write(
+    client: httpx.AsyncClient, rt: Runtime, alice: Account
+) -> None:
+    body = {"password": PASSWORD}
+    anonymous = await client.request("DELETE", "/api/auth/me", json=body)
+    assert anonymous.status_code == 401
+    token = issue_token(rt.settings, alice.id, ["user"], ["tasks:read"], rt.clock.now())
+    read_only = await client.request(
+        "DELETE", "/api/auth/me", json=body, headers={"authorization": f"Bearer {token}"}
+    )
+    assert read_only.status_code == 403
+    assert read_only.json()["type"] == "/problems/forbidden"
+    assert (await client.get("/api/auth/me", headers=alice.headers)).status_code == 200

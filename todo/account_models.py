@@ -52,6 +52,15 @@ class RefreshRequest(Input):
     refresh_token: RefreshTokenText = Field(description="The refresh token as issued.")
 
 
+class PasswordChange(Input):
+    current_password: GivenPassword
+    new_password: NewPassword
+
+
+class AccountDeletion(Input):
+    password: GivenPassword = Field(description="The account's password, once more.")
+
+
 class UserPatch(Input):
     timezone: Timezone
 

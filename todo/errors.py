@@ -66,6 +66,14 @@ class Forbidden(TodoError):
     pass
 
 
+class WrongPassword(TodoError):
+    """A signed-in caller re-entering their password for a sensitive change got it wrong."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(f"{field} is not this account's password")
+        self.field = field
+
+
 class NotFound(TodoError):
     pass
 

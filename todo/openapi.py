@@ -43,7 +43,7 @@ ANSWERS = {
     401: "Wrong email or password",
     404: "No such resource for this account",
     409: "An account with this email exists",
-    429: "Too many failed logins; see Retry-After",
+    429: "Too many failed password checks; see Retry-After",
 }
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -61,7 +61,8 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "instance": {"type": "string"},
         "errors": {
             "type": "array",
-            "description": "For 422: each invalid field and what is wrong with it.",
+            "description": "For 422, and 403 wrong-password: each field at fault and what "
+            "is wrong with it.",
             "items": {
                 "type": "object",
                 "properties": {"field": {"type": "string"}, "message": {"type": "string"}},

@@ -6,9 +6,11 @@ import functions_framework.aio
 from starlette.requests import Request
 from starlette.responses import Response
 
-from todo import accounts, sessions
+from todo import account_deletion, accounts, sessions
 from todo.account_models import (
+    AccountDeletion,
     Login,
+    PasswordChange,
     RefreshRequest,
     Register,
     Registered,
@@ -112,6 +114,22 @@ async def logout(call: Call, body: RefreshRequest) -> Response:
     return Response(status_code=204)
 
 
+@api.post(
+    "/api/auth/password",
+    summary="Change the password: ends every other session, renews this one",
+    permission="tasks:write",
+    body=PasswordChange,
+    response=TokenPair,
+    answers=((403, "Wrong current_password, or the token lacks tasks:write"), 429),
+)
+async def change_password(call: Call, body: PasswordChange) -> Response:
+    rt = runtime()
+    user, refresh = await accounts.change_password(
+        rt.database, call.user, body, call.client_address, rt.clock.now(), rt.settings
+    )
+    return json_response(_pair(user, refresh))
+
+
 @api.get("/api/auth/me", summary="The signed-in account", permission="tasks:read", response=User)
 async def me(call: Call) -> Response:
     async with runtime().database.transaction() as conn:
@@ -130,6 +148,24 @@ async def update_me(call: Call, body: UserPatch) -> Response:
     async with rt.database.transaction() as conn:
         user = await accounts.set_timezone(conn, call.user.user_id, body.timezone, rt.clock.now())
     return json_response(user)
+
+
+@api.delete(
+    "/api/auth/me",
+    summary="Delete the account and everything it holds (the password once more)",
+    permission="tasks:write",
+    body=AccountDeletion,
+    status=204,
+    answers=((403, "Wrong password, or the token lacks tasks:write"), 429),
+)
+async def delete_me(call: Call, body: AccountDeletion) -> Response:
+    rt = runtime()
+    user_id = call.user.user_id
+    await account_deletion.delete_account(
+        rt.database, user_id, body.password, call.client_address, rt.clock.now(), rt.settings
+    )
+    rt.accounts.forget(user_id)  # this process answers 401 for its tokens at once
+    return Response(status_code=204)
 
 
 @functions_framework.aio.http
