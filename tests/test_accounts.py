@@ -101,7 +101,13 @@ async def test_login_gives_a_token_for_the_right_password_only(
         "/api/auth/login", json={"email": "alice@EXAMPLE.com", "password": PASSWORD}
     )
     assert ok.status_code == 200
-    assert set(ok.json()) == {"access_token", "token_type", "expires_in"}
+    assert set(ok.json()) == {
+        "access_token",
+        "token_type",
+        "expires_in",
+        "refresh_token",
+        "refresh_expires_in",
+    }
 
     wrong = await client.post(
         "/api/auth/login", json={"email": alice.email, "password": "nope-nope"}

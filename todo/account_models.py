@@ -1,4 +1,4 @@
-"""Accounts: registration, login, the profile, and the tokens handed out."""
+"""Accounts: registration, login, the profile, sessions, and the tokens handed out."""
 
 from __future__ import annotations
 
@@ -37,9 +37,28 @@ class Register(Input):
     timezone: Timezone = "UTC"
 
 
+# What a password check takes: anything a password could have been.
+GivenPassword = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+# A refresh token as issued: 32 random bytes, base64url without padding (todo/sessions.py).
+RefreshTokenText = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{43}$")]
+
+
 class Login(Input):
     email: Annotated[str, StringConstraints(min_length=1, max_length=320)]
-    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    password: GivenPassword
+
+
+class RefreshRequest(Input):
+    refresh_token: RefreshTokenText = Field(description="The refresh token as issued.")
+
+
+class PasswordChange(Input):
+    current_password: GivenPassword
+    new_password: NewPassword
+
+
+class AccountDeletion(Input):
+    password: GivenPassword = Field(description="The account's password, once more.")
 
 
 class UserPatch(Input):
@@ -55,11 +74,18 @@ class User(Output):
     created_at: datetime
 
 
-class AccessToken(Output):
+class TokenPair(Output):
+    """What signing in (or refreshing) hands out: a short-lived access token for the API and
+    a long-lived, single-use refresh token for the next pair."""
+
     access_token: str
     token_type: Literal["Bearer"] = "Bearer"
-    expires_in: int = Field(description="Seconds until the token expires.")
+    expires_in: int = Field(description="Seconds until the access token expires.")
+    refresh_token: str = Field(
+        description="Single use: exchange it at /api/auth/refresh for the next pair."
+    )
+    refresh_expires_in: int = Field(description="Seconds until the refresh token expires.")
 
 
-class Registered(AccessToken):
+class Registered(TokenPair):
     user: User

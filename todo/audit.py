@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from todo.consumers import Consumer, PoisonEvent, event_data
+from todo.db import Connection
 from todo.event_types import TaskChange, TaskCompleted, TaskCreated, TaskDeleted, TaskUpdated
 from todo.incoming import IncomingEvent
 from todo.unit_of_work import UnitOfWork
@@ -60,3 +62,7 @@ def _time(event: IncomingEvent) -> datetime | None:
 
 
 AUDIT = Consumer("audit", frozenset(TASK_EVENTS), record)
+
+
+async def forget_user(conn: Connection, user_id: UUID) -> None:
+    await conn.execute("delete from audit_log where user_id = $1", user_id)

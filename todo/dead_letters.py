@@ -148,3 +148,8 @@ async def unreplayed(conn: Connection) -> list[UUID]:
         """
     )
     return [r["id"] for r in rows]
+
+
+async def forget_user(conn: Connection, user_id: UUID) -> None:
+    """A deleted account's letters: their events hold its tasks."""
+    await conn.execute("delete from dead_letters where event ->> 'userid' = $1", str(user_id))

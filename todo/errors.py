@@ -58,8 +58,20 @@ class AccountGone(NotAuthenticated):
         super().__init__("the token's account no longer exists")
 
 
+class RefreshTokenReused(NotAuthenticated):
+    """A spent refresh token came back: its session is revoked (todo/sessions.py)."""
+
+
 class Forbidden(TodoError):
     pass
+
+
+class WrongPassword(TodoError):
+    """A signed-in caller re-entering their password for a sensitive change got it wrong."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(f"{field} is not this account's password")
+        self.field = field
 
 
 class NotFound(TodoError):

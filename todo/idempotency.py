@@ -70,3 +70,7 @@ async def record(
         status,
         response,
     )
+
+
+async def forget_user(conn: Connection, user_id: UUID) -> None:
+    await conn.execute("delete from idempotency_keys where user_id = $1", user_id)

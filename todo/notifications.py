@@ -106,3 +106,7 @@ async def mark_all_read(conn: Connection, user_id: UUID, now: datetime) -> int:
         "update notifications set read_at = $2 where user_id = $1 and read_at is null", user_id, now
     )
     return int(status.split()[-1])
+
+
+async def forget_user(conn: Connection, user_id: UUID) -> None:
+    await conn.execute("delete from notifications where user_id = $1", user_id)

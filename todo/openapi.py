@@ -43,7 +43,7 @@ ANSWERS = {
     401: "Wrong email or password",
     404: "No such resource for this account",
     409: "An account with this email exists",
-    429: "Too many failed logins; see Retry-After",
+    429: "Too many failed password checks; see Retry-After",
 }
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -61,7 +61,8 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "instance": {"type": "string"},
         "errors": {
             "type": "array",
-            "description": "For 422: each invalid field and what is wrong with it.",
+            "description": "For 422, and 403 wrong-password: each field at fault and what "
+            "is wrong with it.",
             "items": {
                 "type": "object",
                 "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
@@ -185,8 +186,9 @@ def _operation(function: str, route: Route, refs: dict[Any, Any]) -> dict[str, A
         operation["security"] = [{"bearer": []}]
     if route.permission:
         responses["403"] = _problem(f"The token lacks {route.permission}")
-    for status in route.answers:
-        responses[str(status)] = _problem(ANSWERS[status])
+    for answer in route.answers:
+        status, description = answer if isinstance(answer, tuple) else (answer, ANSWERS[answer])
+        responses[str(status)] = _problem(description)
     if "{" in route.path:
         responses["404"] = _problem(ANSWERS[404])
     if "If-Match" in route.headers:

@@ -155,3 +155,9 @@ async def changes_since(conn: Connection, user_id: UUID, since: int, limit: int)
         limit,
     )
     return [event_from_row(r) for r in rows]
+
+
+async def forget_user(conn: Connection, user_id: UUID) -> None:
+    """A deleted account's change feed and its sequence counter."""
+    await conn.execute("delete from events where user_id = $1", user_id)
+    await conn.execute("delete from event_sequences where user_id = $1", user_id)

@@ -29,7 +29,11 @@ KINDS: dict[type[errors.TodoError], Kind] = {
     errors.BodyTooLarge: Kind(413, "body-too-large", "Request body too large"),
     errors.HeadersTooLarge: Kind(431, "headers-too-large", "Request headers too large"),
     errors.NotAuthenticated: Kind(401, "unauthenticated", "Authentication required"),
+    errors.RefreshTokenReused: Kind(
+        401, "refresh-token-reused", "Refresh token already used; the session is revoked"
+    ),
     errors.Forbidden: Kind(403, "forbidden", "Permission denied"),
+    errors.WrongPassword: Kind(403, "wrong-password", "Wrong password"),
     errors.NotFound: Kind(404, "not-found", "Not found"),
     errors.MethodNotAllowed: Kind(405, "method-not-allowed", "Method not allowed"),
     errors.StaleVersion: Kind(412, "stale-version", "The resource has changed"),
@@ -67,6 +71,8 @@ def problem_response(exc: BaseException, instance: str | None = None) -> Respons
         body["instance"] = instance
     if isinstance(exc, errors.InvalidInput):
         body["errors"] = [{"field": e.field, "message": e.message} for e in exc.errors]
+    if isinstance(exc, errors.WrongPassword):
+        body["errors"] = [{"field": exc.field, "message": "is not this account's password"}]
     if isinstance(exc, errors.StaleVersion):
         body["current_version"] = exc.current_version
         headers["ETag"] = f'"{exc.current_version}"'

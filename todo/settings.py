@@ -42,6 +42,10 @@ class Settings:
     jwt_ttl_seconds: int = 3600
     # How long a process trusts that a token's account still exists before asking again.
     account_check_seconds: float = 30.0
+    # Refresh tokens (todo/sessions.py). Each lasts this long from its issue, and each use
+    # issues the next, so a session in use slides on; none outlives the session's lifetime.
+    refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    session_lifetime_seconds: int = 90 * 24 * 3600
 
     # Login throttling (todo/login_throttle.py). Per (email, client address): after this many
     # failures a lock of `login_lockout_seconds`, doubling with every further one (at most an

@@ -25,6 +25,8 @@ class Principal(NamedTuple):
     roles: frozenset[str]
     permissions: frozenset[str]
     expires_at: datetime | None
+    # The sign-in (todo/sessions.py) the token was issued to; None for a service's call.
+    session_id: UUID | None = None
 
     def require(self, permission: str) -> None:
         if permission not in self.permissions:
@@ -55,8 +57,9 @@ def issue_token(
     roles: list[str],
     permissions: list[str],
     now: datetime,
+    session_id: UUID | None = None,
 ) -> str:
-    claims = {
+    claims: dict[str, object] = {
         "sub": str(user_id),
         "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience,
@@ -65,6 +68,8 @@ def issue_token(
         "roles": roles,
         "permissions": permissions,
     }
+    if session_id is not None:
+        claims["sid"] = str(session_id)
     return jwt.encode(claims, _secret(settings), algorithm=settings.jwt_algorithm)
 
 
@@ -100,6 +105,7 @@ def _verify_signed(
             roles=frozenset(_strings(claims.get("roles", []))),
             permissions=frozenset(_strings(claims.get("permissions", []))),
             expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+            session_id=UUID(str(claims["sid"])) if "sid" in claims else None,
         )
         issued_at = datetime.fromtimestamp(int(claims["iat"]), UTC)
     except (TypeError, ValueError, OverflowError) as exc:

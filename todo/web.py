@@ -83,8 +83,9 @@ class Route:
     cloudevent: str | None = None
     # Request headers the route reads, documented in the OpenAPI document.
     headers: tuple[str, ...] = ()
-    # Statuses it can answer beyond those its shape implies (a 404 without a path id, ...).
-    answers: tuple[int, ...] = ()
+    # Statuses it can answer beyond those its shape implies (a 404 without a path id, ...),
+    # each with the usual description (todo.openapi.ANSWERS) or, as (status, text), its own.
+    answers: tuple[int | tuple[int, str], ...] = ()
     # Called only by the Dapr sidecar (events, bindings): checked against APP_API_TOKEN,
     # kept out of the public API document and the ingress.
     sidecar: bool = False
