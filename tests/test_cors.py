@@ -90,7 +90,7 @@ async def test_an_allowed_origin_is_answered_a_preflight_for_a_public_route(
         ("/api/tasks", {"GET", "POST"}),
         (TASK, {"DELETE", "GET", "PATCH"}),
         (f"{TASK}/complete", {"POST"}),
-        ("/api/auth/me", {"GET", "PATCH"}),
+        ("/api/auth/me", {"DELETE", "GET", "PATCH"}),
         (f"/api/reminders/{uuid.UUID(int=1)}", {"DELETE"}),
         ("/api/sync", {"GET"}),
     ],
