@@ -89,6 +89,11 @@ _NOT_A_DATE = re.compile(
     r"\d+|(?:on\s+|in\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?",
     re.I,
 )
+# parsedatetime reads meals as times of day ("Team lunch" as 12:00): in a title they are
+# the task, not its time.
+_MEAL = re.compile(r"\b(?:breakfast|lunch|dinner)\b", re.I)
+# "by friday", "due mon": the word before a date belongs to it, not to the title.
+_LEAD = re.compile(r"(?<!\S)(?:due\s+)?(?:by|due|on)\s+$", re.I)
 # Left over after every pass, these look meant as syntax: reported, kept in the title.
 _SYNTAX = re.compile(
     r"(?<!\S)(?:[#!]\S*|every!?|remind|p\d+|\d{1,2}(?::\d{2})?\s*(?:am|pm)|"
@@ -343,12 +348,14 @@ def _due(line: _Line, now: datetime, zone: ZoneInfo, repeat: Recurrence | None) 
 
 def _hits(text: str, wall_now: datetime) -> Iterator[_Hit]:
     """The dates and times parsedatetime finds, trimmed to their words."""
-    for when, context, start, _end, phrase in _calendar.nlp(text, sourceTime=wall_now) or ():
+    for when, context, start, _, phrase in _calendar.nlp(text, sourceTime=wall_now) or ():
         words = phrase.strip()
-        if _NOT_A_DATE.fullmatch(words):
+        if _NOT_A_DATE.fullmatch(words) or _MEAL.search(words):
             continue
         start += len(phrase) - len(phrase.lstrip())
-        yield _Hit(when, context.hasDate, context.hasTime, start, start + len(words))
+        end = start + len(words)
+        lead = _LEAD.search(text, 0, start)
+        yield _Hit(when, context.hasDate, context.hasTime, lead.start() if lead else start, end)
 
 
 def _resolve_reminders(
