@@ -300,11 +300,11 @@ def _due(line: _Line, now: datetime, zone: ZoneInfo, repeat: Recurrence | None) 
         delta = _duration(found)
         if delta is not None and not found["unit"].lower().startswith("d"):  # days: dates
             try:
-                due = in_range(now.astimezone(UTC) + delta)
+                moment = in_range(now.astimezone(UTC) + delta)
             except (ValueError, OverflowError):
                 break
             line.take("due", found.start(), found.end())
-            return due  # real time: a repeat starts from it, as it does from any due time
+            return moment  # real time: a repeat starts from it, as from any due time
     date_hit = time_hit = None
     for hit in _hits(line.left, wall_now):
         if hit.has_date and date_hit is None:
@@ -322,6 +322,31 @@ def _due(line: _Line, now: datetime, zone: ZoneInfo, repeat: Recurrence | None) 
         clock = _clock(at) if at else None
     if date_hit is None and clock is None and repeat is None:
         return None
+    try:
+        due = _due_moment(date_hit, clock, wall_now, zone, repeat)
+    except (ValueError, OverflowError):
+        due = None
+    if due is None:
+        for hit in used:
+            line.ignore(hit.start, hit.end, "out of the range of dates kept")
+        return None
+    for hit in used:
+        line.take("due", hit.start, hit.end)
+    if at is not None:
+        line.take("due", at.start(), at.end())
+    return due
+
+
+def _due_moment(
+    date_hit: _Hit | None,
+    clock: time | None,
+    wall_now: datetime,
+    zone: ZoneInfo,
+    repeat: Recurrence | None,
+) -> datetime | None:
+    """The due time (UTC) for a date and a time of day, either of them possibly missing,
+    moved to the repeat's first occurrence from then on. Raises ValueError or OverflowError
+    past the range of instants kept."""
     if date_hit is not None:
         wall = datetime.combine(date_hit.when.date(), clock or END_OF_DAY)
     else:
@@ -333,22 +358,16 @@ def _due(line: _Line, now: datetime, zone: ZoneInfo, repeat: Recurrence | None) 
         if first is None:
             return None
         wall = first
-    try:
-        due = in_range(wall.replace(tzinfo=zone).astimezone(UTC))
-    except (ValueError, OverflowError):
-        for hit in used:
-            line.ignore(hit.start, hit.end, "out of the range of dates kept")
-        return None
-    for hit in used:
-        line.take("due", hit.start, hit.end)
-    if at is not None:
-        line.take("due", at.start(), at.end())
-    return due
+    return in_range(wall.replace(tzinfo=zone).astimezone(UTC))
 
 
 def _hits(text: str, wall_now: datetime) -> Iterator[_Hit]:
     """The dates and times parsedatetime finds, trimmed to their words."""
-    for when, context, start, _, phrase in _calendar.nlp(text, sourceTime=wall_now) or ():
+    try:
+        found = _calendar.nlp(text, sourceTime=wall_now) or ()
+    except (ValueError, OverflowError):  # a date it computes past the year 9999
+        found = ()
+    for when, context, start, _, phrase in found:
         words = phrase.strip()
         if _NOT_A_DATE.fullmatch(words) or _MEAL.search(words):
             continue
