@@ -4,6 +4,7 @@ route, creating a task from text, and the parser's absence from a JSON create's 
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -163,6 +164,8 @@ CASES = [
     Case("Do it every", "Do it every", ignored=("every",)),
     Case("Meet sat or sun", "Meet or sun", "2026-03-07T22:59", parts=("due:sat",),
          ignored=("sun",)),
+    Case("Plan 9999-12-31", "Plan 9999-12-31", ignored=("9999-12-31",)),
+    Case("Plan 1850-01-01", "Plan 1850-01-01", ignored=("1850-01-01",)),
     # Read as text, not as dates: a bare number, a month's name alone.
     Case("Review PR 1234", "Review PR 1234"),
     Case("buy may flowers", "buy may flowers"),
@@ -245,6 +248,29 @@ def test_the_same_line_reads_in_each_accounts_zone() -> None:
     tokyo = parse("Call tomorrow 9am", START, ZoneInfo("Asia/Tokyo"))
     assert utc_minutes(tokyo.due_at) == "2026-03-03T00:00"
     assert tokyo.timezone == "Asia/Tokyo"
+
+
+WORDS = [
+    "every", "every!", "day", "weeks", "month", "2", "0", "99", "9999", "other", "weekday",
+    "mon", "fri", "last", "1st", "32nd", "the", "on", "at", "in", "9", "9am", "13pm", "24:00",
+    "9:61", "noon", "remind", "me", "before", "30m", "0m", "9999d", "1h", "tomorrow", "next",
+    "dec", "24", "feb", "30", "2026-02-30", "9999-12-31", "#tag", "#", "!high", "!x", "p0", "p1",
+    "p9", "by", "lunch", "tonight", ",", "ü", "😀",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_any_line_reads_without_failing_and_every_span_points_into_it(seed: int) -> None:
+    pick = random.Random(seed)
+    zones = [ZoneInfo(z) for z in ("Europe/Berlin", "Pacific/Kiritimati", "America/St_Johns")]
+    edges = [datetime(9998, 12, 31, 20, tzinfo=UTC), datetime(1900, 1, 1, 0, 30, tzinfo=UTC)]
+    for _ in range(500):
+        text = " ".join(pick.choice(WORDS) for _ in range(pick.randint(1, 10)))
+        now = pick.choice([*edges, START + timedelta(minutes=pick.randint(0, 600_000))])
+        parsed = parse(text, now, pick.choice(zones))
+        assert 1 <= len(parsed.title) <= len(text), text
+        for span in [*parsed.parts, *parsed.ignored]:
+            assert text[span.start : span.end] == span.text, text
 
 
 # Routes -------------------------------------------------------------------------------------
