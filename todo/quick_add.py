@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, get_args
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -42,7 +42,7 @@ from todo.web import invalid_input
 END_OF_DAY = time(23, 59)
 # Todoist's p1 is its most urgent; the API's four priorities in the same order.
 PRIORITIES: dict[str, Priority] = {"p1": "urgent", "p2": "high", "p3": "medium", "p4": "low"}
-NAMED_PRIORITIES: tuple[Priority, ...] = ("low", "medium", "high", "urgent")
+NAMED_PRIORITIES: dict[str, Priority] = {name: name for name in get_args(Priority)}
 
 _calendar = parsedatetime.Calendar(version=parsedatetime.VERSION_CONTEXT_STYLE)
 
@@ -188,8 +188,7 @@ def _priority(line: _Line) -> Priority | None:
     chosen: Priority | None = None
     for found in line.find(_PRIORITY):
         word = (found[1] or found[2]).lower()
-        named = next((p for p in NAMED_PRIORITIES if p == word), None)
-        value = PRIORITIES.get(word) if found[2] else named
+        value = (PRIORITIES if found[2] else NAMED_PRIORITIES).get(word)
         if value is None:
             line.ignore(found.start(), found.end(), "use !low .. !urgent or p1 (urgent) .. p4")
         elif chosen is not None:
