@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from todo import recurrence
+from todo.errors import InvalidInput
 from todo.models import (
     INSTANT_RANGE,
     DurationInput,
@@ -141,8 +142,10 @@ class ReminderSpec(Input):
         return self
 
 
-class TaskCreate(Input):
-    title: Title
+class _TaskFields(Input):
+    """What a create may say; the title is required by TaskCreate, optional in NewTask."""
+
+    title: Title | None = None
     description: Description | None = None
     status: Status = "pending"
     priority: Priority = "medium"
@@ -151,6 +154,58 @@ class TaskCreate(Input):
     metadata: Metadata = {}
     reminders: Annotated[list[ReminderSpec], Field(max_length=MAX_REMINDERS)] = []
     recurrence: RecurrenceInput | None = None
+
+
+class TaskCreate(_TaskFields):
+    title: Title
+
+
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise ValueError("must not be blank")
+    return text
+
+
+# Kept as sent (not trimmed), so the offsets of a parse point into it; at most a title's
+# length, so the title read from it always fits.
+QuickText = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=255),
+    AfterValidator(_not_blank),
+    Field(
+        description="A line as a person types it, such as `Pay rent every month on the 1st "
+        "at 9am #home !high remind 30m before`, read in the account's time zone."
+    ),
+]
+
+
+class NewTask(_TaskFields):
+    """A task to create: its fields, or the line a person typed (`text`), or both.
+
+    With `text`, the task is what `POST /api/tasks/parse` reads from it, and every field
+    given besides replaces what was read for that field whole.
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={"anyOf": [{"required": ["title"]}, {"required": ["text"]}]}
+    )
+
+    text: QuickText | None = None
+
+    def task(self) -> TaskCreate:
+        """The task as given, for a body without `text` (already validated field by field)."""
+        if self.title is None:
+            raise InvalidInput.single("title", "Field required (or send text)")
+        values = {name: getattr(self, name) for name in TaskCreate.model_fields}
+        return TaskCreate.model_construct(self.model_fields_set - {"text"}, **values)
+
+    def explicit(self) -> dict[str, Any]:
+        """The fields given besides `text`."""
+        return {name: getattr(self, name) for name in self.model_fields_set - {"text"}}
+
+
+class QuickAdd(Input):
+    text: QuickText
 
 
 # The default of a patch field that takes no null: it only marks the field as absent.

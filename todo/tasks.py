@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 from uuid import UUID, uuid4
 
 import asyncpg
+from pydantic import BaseModel
 
 from todo import idempotency
 from todo.db import Connection
@@ -100,11 +101,13 @@ async def create_task(
     spec: TaskCreate,
     *,
     idempotency_key: str | None = None,
+    request: BaseModel | None = None,
 ) -> Created:
+    """Create the task `spec` describes. `request` is what the client sent, when that is
+    not `spec` itself (a quick-add text reads differently tomorrow): a retry must match it."""
     if idempotency_key is not None:
-        stored = await idempotency.claim(
-            work.conn, user_id, idempotency_key, idempotency.request_hash(spec), work.now
-        )
+        fingerprint = idempotency.request_hash(request or spec)
+        stored = await idempotency.claim(work.conn, user_id, idempotency_key, fingerprint, work.now)
         if stored is not None:
             return Created(Task.model_validate(stored), replayed=True)
     if spec.reminders:
