@@ -1,4 +1,5 @@
-"""A TCP proxy in front of Postgres that a test can take down and bring back."""
+"""A TCP proxy in front of Postgres (or any TCP server) that a test can take down and bring
+back, or that loses one answer."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ class FlakyProxy:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self.port = 0
+        self._cut_answer = False
 
     @property
     def url(self) -> str:
@@ -52,6 +54,11 @@ class FlakyProxy:
     async def up(self) -> None:
         await self.start()
 
+    def cut_next_answer(self) -> None:
+        """Let the next request through, then cut its connection as the answer starts back:
+        the server did the work, the client never hears of it."""
+        self._cut_answer = True
+
     async def _pipe(
         self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter
     ) -> None:
@@ -62,11 +69,17 @@ class FlakyProxy:
             reader, writer = await asyncio.open_connection(*self._tcp)
         self._writers |= {client_writer, writer}
 
-        async def copy(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        async def copy(
+            src: asyncio.StreamReader, dst: asyncio.StreamWriter, answer: bool = False
+        ) -> None:
             with contextlib.suppress(ConnectionError, OSError):
                 while data := await src.read(65536):
+                    if answer and self._cut_answer:
+                        self._cut_answer = False
+                        writer.close()
+                        break
                     dst.write(data)
                     await dst.drain()
             dst.close()
 
-        await asyncio.gather(copy(client_reader, writer), copy(reader, client_writer))
+        await asyncio.gather(copy(client_reader, writer), copy(reader, client_writer, answer=True))

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import Account, rewire
-from tests.test_dev_command import DevProcess
+from tests.dev_process import DevProcess
 from todo.runtime import Runtime
 from todo.settings import Origin
 from todo_cli.dev import Stack, own_origins

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from tests.conftest import PASSWORD, scratch_database
-from tests.test_dev_command import DevProcess
+from tests.dev_process import DevProcess
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 ST = Path(sys.executable).with_name("st")
