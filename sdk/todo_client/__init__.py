@@ -4,6 +4,7 @@ It depends on httpx and websockets only, never on the server's packages, so an a
 script installs it alone (`pip install ./sdk`). docs/sdk.md shows it in use.
 """
 
+from todo_client.aio import AsyncClient
 from todo_client.client import Client
 from todo_client.credentials import Credentials
 from todo_client.errors import (
@@ -20,6 +21,7 @@ from todo_client.errors import (
     ValidationError,
     WrongPassword,
 )
+from todo_client.live import LiveChanges, LiveClosed
 from todo_client.models import (
     Change,
     FieldError,
@@ -37,6 +39,7 @@ from todo_client.models import (
 from todo_client.retry import Retry
 
 __all__ = [
+    "AsyncClient",
     "Change",
     "Client",
     "Conflict",
@@ -44,6 +47,8 @@ __all__ = [
     "FieldError",
     "Forbidden",
     "IdempotencyKeyReused",
+    "LiveChanges",
+    "LiveClosed",
     "NotFound",
     "Notification",
     "Page",
