@@ -8,16 +8,19 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from todo_client import (
+    AsyncClient,
+    Change,
     Client,
     Conflict,
     Credentials,
+    LiveChanges,
     NotFound,
     RateLimited,
     RefreshTokenReused,
@@ -40,6 +43,9 @@ async def dev(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Asyn
     async with scratch_database(server_url, "todo_sdk") as database_url:
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "JWT_SECRET")}
         env |= {"DATABASE_URL": database_url, "JWT_SECRET": JWT_SECRET}
+        # A heartbeat every 0.3 s, so a live client that did not answer it would be
+        # disconnected within a test.
+        env |= {"WS_HEARTBEAT_SECONDS": "0.3", "WS_HEARTBEAT_TIMEOUT_SECONDS": "1"}
         env["DATA_DIR"] = str(tmp_path_factory.mktemp("sdk-dev"))
         process = DevProcess(env, ROOT)
         try:
@@ -247,3 +253,92 @@ def test_backoff_honours_retry_after_within_its_bound() -> None:
     assert retry.should_retry(2, None)
     assert not retry.should_retry(3, asked)
     assert not retry.should_retry(1, httpx.Response(500))
+
+
+async def test_the_async_client_creates_updates_and_pages(dev: str) -> None:
+    async with AsyncClient(dev) as client:
+        await client.register(new_email(), PASSWORD)
+        task = await client.tasks.create("Buy milk #shop")
+        with pytest.raises(StaleVersion):
+            await client.tasks.update(task.id, version=task.version + 1, title="Buy oat milk")
+        await client.tasks.complete(task)
+        await client.tasks.create(title="Buy bread", tags=["shop"])
+        titles = [t.title async for t in client.tasks.iterate(tag="shop", limit=1, sort="title")]
+        assert titles == ["Buy bread", "Buy milk"]
+        assert [c.seq async for c in client.changes(limit=1)][:3] == [1, 2, 3]
+
+
+@pytest.fixture
+async def live_pair(dev: str) -> AsyncIterator[tuple[AsyncClient, AsyncClient]]:
+    """Two clients of one account: the second changes what the first watches."""
+    email = new_email()
+    async with AsyncClient(dev) as watcher, AsyncClient(dev) as other:
+        await watcher.register(email, PASSWORD)
+        await other.login(email, PASSWORD)
+        yield watcher, other
+
+
+async def watch(live: LiveChanges, seen: list[Change]) -> None:
+    async for change in live:
+        seen.append(change)
+
+
+async def until(done: Callable[[], bool], seconds: float = 15) -> None:
+    async with asyncio.timeout(seconds):
+        # Polled: what is awaited is the watcher's list, filled by another task.
+        while not done():  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+
+
+async def test_live_sees_another_clients_change_and_keeps_its_heartbeat(
+    live_pair: tuple[AsyncClient, AsyncClient],
+) -> None:
+    watcher, other = live_pair
+    await other.tasks.create(title="before")
+    seen: list[Change] = []
+    live = watcher.live()
+    watching = asyncio.create_task(watch(live, seen))
+    try:
+        await until(lambda: live.last_seq is not None)
+        # Several heartbeats pass; answered, they keep the one socket open.
+        await asyncio.sleep(2)
+        task = await other.tasks.create(title="from elsewhere")
+        await until(lambda: len(seen) == 1)
+    finally:
+        watching.cancel()
+    assert (seen[0].type, seen[0].data and seen[0].data["task"]["id"]) == ("task.created", task.id)
+    assert live.connections == 1
+
+
+async def test_live_resumes_after_a_dropped_socket_with_no_gap_and_no_repeat(
+    live_pair: tuple[AsyncClient, AsyncClient], dev: str
+) -> None:
+    watcher, other = live_pair
+    proxy = FlakyProxy(dev)
+    await proxy.start()
+    seen: list[Change] = []
+    async with AsyncClient(
+        f"http://127.0.0.1:{proxy.port}",
+        credentials=watcher.session.credentials,
+        retry=Retry(base=0.05, cap=0.2),
+    ) as through_proxy:
+        live = through_proxy.live(since=0)
+        watching = asyncio.create_task(watch(live, seen))
+        try:
+            for n in range(2):
+                await other.tasks.create(title=f"live {n}")
+            await until(lambda: len(seen) == 2)
+            await proxy.down()
+            for n in range(2, 5):
+                await other.tasks.create(title=f"missed {n}")
+            await asyncio.sleep(0.3)  # reconnecting, and refused
+            await proxy.up()
+            await other.tasks.create(title="live 5")
+            await until(lambda: len(seen) == 6)
+            await asyncio.sleep(0.3)  # a repeat would arrive now
+        finally:
+            watching.cancel()
+            await proxy.down()
+    assert [c.seq for c in seen] == list(range(1, 7))
+    assert [c.type for c in seen] == ["task.created"] * 6
+    assert live.connections >= 2
