@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -342,3 +343,20 @@ async def test_live_resumes_after_a_dropped_socket_with_no_gap_and_no_repeat(
     assert [c.seq for c in seen] == list(range(1, 7))
     assert [c.type for c in seen] == ["task.created"] * 6
     assert live.connections >= 2
+
+
+def test_the_guides_examples_run_in_order(
+    dev: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/sdk.md's Python blocks, run one after the other as a reader would."""
+    guide = ROOT / "docs" / "sdk.md"
+    examples = re.findall(r"```python\n(.*?)```", guide.read_text(), flags=re.DOTALL)
+    assert len(examples) >= 5
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {}
+    for example in examples:
+        code = example.replace("http://127.0.0.1:8080", dev).replace("you@example.com", new_email())
+        exec(compile(code, str(guide), "exec"), namespace)
+    assert (tmp_path / "credentials.json").exists()
+    assert isinstance(namespace["last_seq"], int)
+    assert namespace["last_seq"] >= 4
