@@ -91,6 +91,16 @@ async def test_unknown_route_is_404_and_wrong_method_is_405_as_problems(
     assert wrong.json()["type"] == "/problems/method-not-allowed"
 
 
+@pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])
+async def test_a_literal_path_is_not_a_task_id(
+    client: httpx.AsyncClient, alice: Account, method: str
+) -> None:
+    """/api/tasks/parse takes POST only; other methods are 405, not a task called "parse"."""
+    answer = await client.request(method, "/api/tasks/parse", headers=alice.headers)
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == "POST"
+
+
 async def test_the_request_id_is_echoed_or_made(client: httpx.AsyncClient) -> None:
     given = await client.get("/health", headers={"x-request-id": "abc-123"})
     assert given.headers["x-request-id"] == "abc-123"
