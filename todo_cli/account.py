@@ -11,7 +11,7 @@ from todo_client import Client, Credentials
 
 from todo_cli import config
 from todo_cli.exits import USAGE, Failure
-from todo_cli.session import reporting, signed_in
+from todo_cli.session import connect, reporting, signed_in
 
 
 def ask_email(given: str | None) -> str:
@@ -42,7 +42,7 @@ def cmd_register(args: argparse.Namespace) -> int:
     server = config.server_url(args.server)
     email = ask_email(args.email)
     password = ask_password(args.password_stdin, "choose a password (8+ characters): ")
-    with reporting(server), Client(server) as client:
+    with reporting(server), connect(server) as client:
         client.register(email, password, timezone=args.timezone)
         keep_session(server, email, client)
     print(f"registered and logged in to {server} as {email} ({args.timezone})")
@@ -53,7 +53,7 @@ def cmd_login(args: argparse.Namespace) -> int:
     server = config.server_url(args.server)
     email = ask_email(args.email)
     password = ask_password(args.password_stdin)
-    with reporting(server), Client(server) as client:
+    with reporting(server), connect(server) as client:
         client.login(email, password)
         keep_session(server, email, client)
     print(f"logged in to {server} as {email}")
@@ -68,7 +68,7 @@ def cmd_logout(args: argparse.Namespace) -> int:
     server = saved.server
     credentials = Credentials.from_dict(saved.credentials)
     try:
-        with reporting(server), Client(server, credentials=credentials) as client:
+        with reporting(server), connect(server, credentials) as client:
             client.logout()
     finally:  # the tokens leave this machine even when the server cannot be told
         config.forget()

@@ -36,7 +36,10 @@ def draw(server: str, state: str, tasks: list[Task], zone: str) -> None:
 
 
 async def watch(session: Session) -> None:
-    async with session.async_client() as client:
+    client = AsyncClient(
+        session.server, credentials=session.credentials, on_credentials=session.keep
+    )
+    async with client:
         live = client.live()
         changed = asyncio.Event()
 
