@@ -220,6 +220,19 @@ def test_login_at_a_terminal_asks_without_echo_and_keeps_the_session_0600(
     assert (gone.returncode, gone.stderr) == (3, "todo: not logged in: run `todo login`\n")
 
 
+def test_a_refreshed_session_is_saved_for_the_next_command(me: dict[str, str]) -> None:
+    saved = Path(me["XDG_CONFIG_HOME"]) / "todo" / "credentials.json"
+    session = json.loads(saved.read_text())
+    session["credentials"]["expires_at"] = 0  # the access token counts as expired
+    saved.write_text(json.dumps(session))
+    assert "on http" in ok(me, "whoami")
+    renewed = json.loads(saved.read_text())["credentials"]
+    assert renewed["refresh_token"] != session["credentials"]["refresh_token"]
+    assert renewed["expires_at"] > time.time()
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+    assert "on http" in ok(me, "whoami")  # with the new pair: the spent one is not reused
+
+
 def test_login_takes_the_password_from_stdin_and_says_when_it_is_wrong(
     dev: str, tmp_path: Path
 ) -> None:

@@ -39,10 +39,9 @@ class Saved:
 
 def load() -> Saved | None:
     try:
-        data = json.loads(credentials_path().read_text())
-    except (FileNotFoundError, ValueError):
+        return Saved(**json.loads(credentials_path().read_text()))
+    except (FileNotFoundError, ValueError, TypeError):  # none, or not one this version wrote
         return None
-    return Saved(**data)
 
 
 def save(saved: Saved) -> None:
