@@ -23,11 +23,13 @@ def free_port() -> int:
 class DevProcess:
     started: ClassVar[list[subprocess.Popen[str]]] = []
 
-    def __init__(self, env: dict[str, str], cwd: Path, port: int | None = None) -> None:
+    def __init__(
+        self, env: dict[str, str], cwd: Path, port: int | None = None, *options: str
+    ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "todo_cli", "dev", "--port", str(self.port)],
+            [sys.executable, "-m", "todo_cli", "dev", "--port", str(self.port), *options],
             env=env,
             cwd=cwd,
             stdout=subprocess.PIPE,

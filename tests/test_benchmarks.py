@@ -23,6 +23,7 @@ SMALL_RUNS = {
     "list_tasks": ["--requests", "40", "--concurrency", "4", "--rounds", "1", "--tasks", "60"],
     "realtime": ["--connections", "20", "--users", "5", "--events", "20"],
     "recurrence": ["--years", "1", "--repeat", "1"],
+    "cli": ["--tasks", "5", "--runs", "1"],
 }
 
 

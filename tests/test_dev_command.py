@@ -52,6 +52,7 @@ def test_dev_runs_on_embedded_postgres_stops_cleanly_and_keeps_data(
     output = first.interrupt()
     assert f"http://127.0.0.1:{first.port}" in output
     assert "/api/auth/register" in output
+    assert f"todo register --server http://127.0.0.1:{first.port}" in output
     assert "/api/openapi.json" in output
 
     data = tmp_path / "data"

@@ -12,7 +12,7 @@ import pytest
 import functions
 from todo.models import iso_duration
 from todo.openapi import published_document
-from todo_cli import main as cli
+from todo_cli import operator_commands as cli
 
 
 def test_the_committed_document_matches_the_routes() -> None:

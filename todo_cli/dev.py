@@ -34,6 +34,7 @@ from todo.routing import Router
 from todo.runtime import runtime
 from todo.settings import Origin
 from todo.web import BUILTIN_ROUTES, FunctionApi
+from todo_cli.config import DEFAULT_SERVER
 
 log = logging.getLogger(__name__)
 
@@ -275,9 +276,12 @@ def banner(url: str, database: str, tick_interval: float) -> str:
         f"curl -s -X POST {url}/api/auth/register -H 'content-type: application/json' "
         '-d \'{"email": "you@example.com", "password": "a long passphrase"}\''
     )
+    server = "" if url == DEFAULT_SERVER else f" --server {url}"
     return "\n".join(
         [
             f"todo dev is serving every function at {url}",
+            f"  log in:    todo register{server}   (a new account; `todo login{server}` after)",
+            '             then: todo add "Pay rent friday 9am #home !high", todo ls, todo watch',
             f"  database:  {database}",
             f"  events:    in-process bus; reminder tick every {tick_interval:g} s",
             f"  OpenAPI:   {url}/api/openapi.json",

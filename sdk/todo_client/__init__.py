@@ -2,9 +2,14 @@
 
 It depends on httpx and websockets only, never on the server's packages, so an app or a
 script installs it alone (`pip install ./sdk`). docs/sdk.md shows it in use.
+
+The asyncio side (`AsyncClient`, the live subscription) is imported on first use: asyncio
+and websockets take about 90 ms to load, which a short-lived program on the blocking
+`Client` (the `todo` command) need not pay.
 """
 
-from todo_client.aio import AsyncClient
+from typing import TYPE_CHECKING, Any
+
 from todo_client.client import Client
 from todo_client.credentials import Credentials
 from todo_client.errors import (
@@ -21,7 +26,6 @@ from todo_client.errors import (
     ValidationError,
     WrongPassword,
 )
-from todo_client.live import LiveChanges, LiveClosed
 from todo_client.models import (
     Change,
     FieldError,
@@ -37,6 +41,27 @@ from todo_client.models import (
     User,
 )
 from todo_client.retry import Retry
+
+if TYPE_CHECKING:
+    from todo_client.aio import AsyncClient
+    from todo_client.live import LiveChanges, LiveClosed
+
+LAZY = {
+    "AsyncClient": "todo_client.aio",
+    "LiveChanges": "todo_client.live",
+    "LiveClosed": "todo_client.live",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AsyncClient",

@@ -38,9 +38,11 @@ class LiveChanges:
     """`async for change in client.live(since=n)`: changes after n, then live ones.
 
     Without `since`, it starts from now. `connections` counts the sockets opened, which is
-    one unless the connection was lost. The heartbeat is answered while the caller waits
-    for the next change; one that stops iterating for longer than the server's heartbeat
-    timeout is disconnected, and resumes when it iterates again.
+    one unless the connection was lost; `state` is "connecting" until the first socket is
+    open, "live" while one is, and "reconnecting" between a lost one and the next. The
+    heartbeat is answered while the caller waits for the next change; one that stops
+    iterating for longer than the server's heartbeat timeout is disconnected, and resumes
+    when it iterates again.
     """
 
     def __init__(
@@ -57,6 +59,7 @@ class LiveChanges:
         self.last_seq = since
         self._retry = retry
         self.connections = 0
+        self.state = "connecting"
 
     def __aiter__(self) -> AsyncIterator[Change]:
         return self._changes()
@@ -67,6 +70,7 @@ class LiveChanges:
             try:
                 async with await self._connect() as socket:
                     failures = 0
+                    self.state = "live"
                     async for change in self._receive(socket):
                         yield change
                     closed = socket.close_code, socket.close_reason
@@ -75,6 +79,7 @@ class LiveChanges:
             except (OSError, InvalidHandshake, TimeoutError):
                 closed = None, ""
             code, reason = closed
+            self.state = "reconnecting"
             if code in FINAL_CLOSES:
                 raise LiveClosed(code, reason or "")
             if code == CLOSE_UNAUTHENTICATED:

@@ -9,6 +9,7 @@ arithmetic on them, it only sends them back.
 
 from __future__ import annotations
 
+import functools
 import types
 import typing
 from dataclasses import dataclass, field, fields, is_dataclass
@@ -193,9 +194,11 @@ class Change:
         return change
 
 
+@functools.cache
 def field_types(cls: Any) -> dict[str, Any]:
     """A dataclass's field types, with a generic one's type parameters filled in
-    (`Page[Task]`'s `items` is `list[Task]`)."""
+    (`Page[Task]`'s `items` is `list[Task]`). Kept per class: resolving the hints compiles
+    every annotation, which decoding a page of 200 tasks paid 200 times (30 ms)."""
     origin = typing.get_origin(cls) or cls
     hints = typing.get_type_hints(origin)
     params = getattr(origin, "__parameters__", ())
