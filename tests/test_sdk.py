@@ -222,6 +222,14 @@ def test_complete_reopen_delete_and_quick_add(client: Client) -> None:
         client.tasks.get(task.id)
 
 
+def test_search_finds_the_best_match_first(client: Client) -> None:
+    client.tasks.create(title="Renew the passport")
+    client.tasks.create(title="Water plants", description="and renew the soil")
+    found = client.tasks.search("renew")
+    assert [t.title for t in found] == ["Renew the passport", "Water plants"]
+    assert client.tasks.search("passport", limit=1)[0].title == "Renew the passport"
+
+
 def test_reminders_and_notifications(client: Client) -> None:
     task = client.tasks.create(title="Call mum", due_at=datetime.now(UTC) + timedelta(days=1))
     reminder = client.reminders.add(task.id, before="PT15M")

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from todo_client import Client, Page, Task
-from todo_client.calls import Call, TaskFilters
-from todo_client.models import Status, decode
+from todo_client import Client, Task
+from todo_client.calls import TaskFilters
+from todo_client.models import Status
 
 from todo_cli import ids, render
 from todo_cli.exits import USAGE, Failure
@@ -141,19 +141,8 @@ def cmd_rm(args: argparse.Namespace) -> int:
     return 0
 
 
-def search(text: str) -> Call[Page[Task]]:
-    """GET /api/search: best match first (the answer's items are tasks with a rank)."""
-    return Call(
-        "GET",
-        "/api/search",
-        lambda response: decode(Page[Task], response.json()),
-        params=[("q", text), ("limit", 100)],
-        repeatable=True,
-    )
-
-
 def cmd_search(args: argparse.Namespace) -> int:
     with signed_in(args.server) as (session, client):
-        found = client.send(search(" ".join(args.text))).items
+        found = client.tasks.search(" ".join(args.text), limit=100)
         show_tasks(found, session.timezone, args.json)
     return 0

@@ -198,6 +198,10 @@ class AsyncTasks:
     async def parse(self, text: str) -> ParsedTask:
         return await self._client.send(calls.parse(text))
 
+    async def search(self, text: str, limit: int | None = None) -> list[Task]:
+        """Full-text search over title and description, the best matches first."""
+        return (await self._client.send(calls.search(text, limit))).items
+
     async def get(self, task_id: str) -> Task:
         return await self._client.send(calls.get_task(task_id))
 

@@ -182,6 +182,12 @@ def parse(text: str) -> Call[ParsedTask]:
     return Call("POST", "/api/tasks/parse", _model(ParsedTask), body={"text": text})
 
 
+def search(text: str, limit: int | None) -> Call[Page[Task]]:
+    """GET /api/search: the best matches first."""
+    params = _query(q=text, limit=limit)
+    return Call("GET", "/api/search", _model(Page[Task]), params=params, repeatable=True)
+
+
 def get_task(task_id: str) -> Call[Task]:
     return Call("GET", f"/api/tasks/{task_id}", _model(Task), repeatable=True)
 

@@ -181,6 +181,10 @@ class Tasks:
     def parse(self, text: str) -> ParsedTask:
         return self._client.send(calls.parse(text))
 
+    def search(self, text: str, limit: int | None = None) -> list[Task]:
+        """Full-text search over title and description, the best matches first."""
+        return self._client.send(calls.search(text, limit)).items
+
     def get(self, task_id: str) -> Task:
         return self._client.send(calls.get_task(task_id))
 
