@@ -13,10 +13,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import ipaddress
+import os
 import re
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from stack.cache import cache_dir
+from stack.processes import Process, StartFailed
 
 POM = Path(__file__).resolve().parent / "kafka" / "pom.xml"
 HOST = "127.0.0.1"
@@ -152,7 +153,7 @@ class KafkaBroker:
         self.bootstrap = f"{HOST}:{port}"
         self.ca_path = self.work_dir / "ca.pem"
         self.log_path = self.work_dir / "broker.log"
-        self._process: subprocess.Popen[bytes] | None = None
+        self.process: Process | None = None
 
     def start(self) -> None:
         """Make the certificates (once), format the storage with the SCRAM user, start the
@@ -168,37 +169,36 @@ class KafkaBroker:
         log4j.write_text(LOG4J)
         java = self._java(libs, log4j)
         self._format_storage(java, config)
-        with self.log_path.open("ab") as log:
-            # A restart appends to the log: only what this start writes counts.
-            since = log.tell()
-            self._process = subprocess.Popen(
-                [*java, "kafka.Kafka", str(config)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        # A restart appends to the log: only what this start writes counts.
+        since = self.log_path.stat().st_size if self.log_path.exists() else 0
+        self.process = Process(
+            "kafka", [*java, "kafka.Kafka", str(config)], self.log_path, env=dict(os.environ)
+        )
+        self.process.start()
         try:
-            self._wait_until_serving(self._process, since)
+            # The port opens before the broker has caught up with its metadata and been
+            # unfenced: it serves once it also logs so, after byte `since` of its log.
+            self.process.wait_until(
+                lambda: self._accepts() and STARTED.encode() in self.log_path.read_bytes()[since:],
+                self.start_timeout,
+                f"Kafka serving {self.bootstrap}",
+            )
+        except StartFailed as failed:
+            self.stop()
+            raise KafkaError(str(failed)) from None
         except BaseException:
             self.stop()
             raise
 
     def stop(self) -> None:
         """SIGTERM (Kafka's orderly shutdown), then SIGKILL if it outlasts `stop_timeout`."""
-        process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(self.stop_timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(self.stop_timeout)
+        if self.process is not None:
+            self.process.stop(self.stop_timeout)
 
     @property
     def pid(self) -> int | None:
         """The broker's process id while it runs."""
-        return self._process.pid if self._process else None
+        return self.process.pid if self.process and self.process.running() else None
 
     def client_properties(self, *, password: str | None = None) -> str:
         """A Java client's configuration for this broker (the tools' --command-config)."""
@@ -209,14 +209,6 @@ class KafkaBroker:
             "ssl.truststore.type=PEM\n"
             f"ssl.truststore.location={self.ca_path}\n"
         )
-
-    def log_tail(self, lines: int = 40) -> str:
-        """The last lines of the broker's log, for error messages."""
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return "(no log yet)"
-        return "\n".join(text.splitlines()[-lines:])
 
     def __enter__(self) -> KafkaBroker:
         self.start()
@@ -389,24 +381,6 @@ num.recovery.threads.per.data.dir=1
             encoded = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             stored.write_text(encoded)
         return stored.read_text()
-
-    def _wait_until_serving(self, process: subprocess.Popen[bytes], since: int) -> None:
-        """Until the port accepts and Kafka logs, after byte `since` of its log, that it serves:
-        the port opens before the broker has caught up with its metadata and been unfenced."""
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise KafkaError(
-                    f"the Kafka broker exited with {process.returncode} while starting;"
-                    f" {self.log_path}:\n{self.log_tail()}"
-                )
-            if self._accepts() and STARTED.encode() in self.log_path.read_bytes()[since:]:
-                return
-            time.sleep(0.1)
-        raise KafkaError(
-            f"the Kafka broker did not serve {self.bootstrap} within {self.start_timeout} s;"
-            f" {self.log_path}:\n{self.log_tail()}"
-        )
 
     def _accepts(self) -> bool:
         try:

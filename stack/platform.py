@@ -191,12 +191,9 @@ class PlatformStack:
 
     def broker_pid(self) -> int:
         """The broker's process id: redis-server, or Kafka's JVM."""
-        if isinstance(self.broker, RedisBroker):
-            return self.broker.process.pid
-        pid = self.broker.pid if self.broker else None
-        if pid is None:
+        if self.broker is None or self.broker.process is None:
             raise RuntimeError("the broker is not running")
-        return pid
+        return self.broker.process.pid
 
     # Parts ----------------------------------------------------------------------------------
 
