@@ -116,3 +116,19 @@ async def test_a_function_told_to_stop_publishes_every_committed_event_first(
     assert before_stop < len(rows)  # the sidecar was behind when the stop came
     assert {str(r["id"]) for r in rows} <= {e["id"] for e in taken}
     assert all(r["published_at"] is not None for r in rows)
+
+
+@pytest.mark.parametrize("path", ["/api/tasks/a%0Ab", "/api/tasks/%0D%0A", "/api/x%0Ay"])
+async def test_a_path_with_a_line_break_is_answered_by_the_function(
+    rt: object, alice: Account, path: str
+) -> None:
+    """Starlette's catch-all route, which functions-framework serves every path through, does
+    not match a decoded line break: such a path met Starlette's plain-text 404 instead of the
+    function and its problem document."""
+    query = create_asgi_app(target="query_tasks", source=str(ROOT / "query_tasks" / "main.py"))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=query), base_url="http://fn"
+    ) as client:
+        answer = await client.get(path, headers=alice.headers)
+    assert answer.status_code == 404
+    assert answer.headers["content-type"] == "application/problem+json"

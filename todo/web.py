@@ -36,6 +36,7 @@ import asyncpg
 from cloudevents.http import CloudEvent
 from pydantic import BaseModel, ValidationError
 from starlette.background import BackgroundTask
+from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -58,6 +59,19 @@ from todo.runtime import runtime
 from todo.tokens import Principal, check_config, verify_token
 
 log = logging.getLogger("todo.http")
+
+
+class _AnyPathConvertor(PathConvertor):
+    """Starlette's `path` convertor with line breaks included. functions-framework routes every
+    request through `/{path:path}`; with the stock `.*` a decoded `%0A` in the path matched no
+    route and met Starlette's plain-text 404 instead of the function and its problem document.
+    functions-framework builds its routes after it imports the function's module, which
+    imports this one, so the registration is in place by then."""
+
+    regex = "(?s:.*)"
+
+
+register_url_convertor("path", _AnyPathConvertor())
 
 Endpoint = Callable[..., Awaitable[Response]]
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
