@@ -16,7 +16,10 @@ user hashes to, one batch after another. Lanes run side by side (`PUBLISH_CONCUR
 so the publisher keeps up with the function's own write rate.
 
 The relay. Past the hand-over age (half of RELAY_AFTER_SECONDS) an event is the relay's
-and the lanes leave it alone, so the two paths never both send it. A user whose earlier
+and the lanes leave it alone, so the two paths never both send it. A process that hands
+events over runs the relay itself once they reach the relay's age, rather than leave
+them to the next tick (up to a minute away): under a burst the bus could not keep up
+with, events arrive seconds late, not a minute. A user whose earlier
 event is in the relay's hands (left here after a slow moment, or failed or left by a
 crashed process and now past that age) has their later events left to the relay too, which
 sends each user's in sequence order: no newer event overtakes them. What is not
@@ -46,6 +49,7 @@ from todo import metrics, outbox
 from todo.clock import Clock
 from todo.db import Database
 from todo.events import Event
+from todo.relay import relay_outbox
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +150,8 @@ class AfterCommit:
         self._unsent = 0  # committed events not yet published, failed or handed over
         self._marking: set[asyncio.Task[None]] = set()
         self._settled: asyncio.Event | None = None
+        self._relay: asyncio.Task[None] | None = None
+        self._relay_again = False
 
     def reservation(self) -> Reservation:
         return Reservation(self)
@@ -160,7 +166,12 @@ class AfterCommit:
         return self._unsent == 0
 
     async def close(self) -> None:
-        """Stop the lanes; each publishes what it holds first (see `_run`)."""
+        """Stop the lanes; each publishes what it holds first (see `_run`). What was handed
+        over and not relayed yet is left to the tick's relay."""
+        if self._relay is not None:
+            self._relay.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._relay
         for lane in self._lanes:
             if lane.worker is not None:
                 lane.worker.cancel()
@@ -329,6 +340,7 @@ class AfterCommit:
                 "events left to the relay",
                 extra={"events": count - len(sending), "users": len(late)},
             )
+            self._relay_soon()
         try:
             taken = set(await self.publisher.publish(sending)) if sending else set()
         except Exception:
@@ -375,6 +387,36 @@ class AfterCommit:
         except Exception:
             log.exception("could not check for events in the relay's hands")
         return late
+
+    # The relay, for what was handed over ------------------------------------------------
+
+    def _relay_soon(self) -> None:
+        """Relay what was just handed over once it reaches the relay's age; one run at a
+        time, again after it when more was handed over meanwhile."""
+        if self._relay is not None and not self._relay.done():
+            self._relay_again = True
+            return
+        self._relay = asyncio.create_task(self._relay_when_old_enough(), name="relay-handed")
+
+    async def _relay_when_old_enough(self) -> None:
+        again = True
+        while again:
+            self._relay_again = False
+            # Handed over at the hand-over age or later: old enough for the relay after
+            # as long again.
+            await self._clock.sleep(self._hand_over_after.total_seconds())
+            try:
+                relayed = await relay_outbox(
+                    self._database,
+                    self.publisher,
+                    self._clock.now(),
+                    older_than=2 * self._hand_over_after,
+                )
+            except Exception:
+                log.exception("could not relay what was handed over; the tick will")
+                return
+            log.info("relayed the events handed over", extra={"relayed": relayed})
+            again = self._relay_again
 
     async def _relays_oldest(self, cutoff: datetime) -> dict[UUID, int]:
         """`outbox.relays_oldest`, read at most once a second: one query per batch would

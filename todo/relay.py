@@ -1,9 +1,10 @@
 """The relay: publish what the after-commit path did not, oldest first.
 
 Events stay in the outbox until the bus takes them (sidecar down, process stopped before
-publishing, a dead letter replayed). The tick calls `relay_outbox`; an advisory lock lets
-one relay run at a time, so two ticks never send the same batch twice, and each batch is
-sent in per-user sequence order. It takes only events older than RELAY_AFTER_SECONDS; the
+publishing, a dead letter replayed). The tick calls `relay_outbox`, and so does a process
+whose after-commit publisher handed events over (`todo.publishing`); an advisory lock lets
+one relay run at a time, so two never send the same batch twice, and each batch is sent in
+per-user sequence order. It takes only events older than RELAY_AFTER_SECONDS; the
 after-commit publisher hands over at half that age, so a slow moment never has both paths
 sending the same events.
 """
@@ -12,10 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from todo import outbox
 from todo.db import Database
-from todo.publishing import Publisher
+
+if TYPE_CHECKING:
+    from todo.publishing import Publisher
 
 RELAY_LOCK = 0x72656C6179  # "relay"
 
