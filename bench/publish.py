@@ -87,12 +87,13 @@ async def relay_every_second(settings: Settings, stopping: asyncio.Event) -> int
     relayed = 0
     try:
         while not stopping.is_set():
-            relayed += await relay_outbox(
+            relay = await relay_outbox(
                 db,
                 publisher,
                 datetime.now(UTC),
                 older_than=timedelta(seconds=settings.relay_after_seconds),
             )
+            relayed += relay.sent
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), 1.0)
     finally:

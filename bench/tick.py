@@ -69,7 +69,9 @@ async def timed_tick(repeat: int = 1) -> tuple[float, TickResult]:
 
 
 async def bench(url: str, rows: int, repeat: int) -> list[tuple[str, float, TickResult]]:
-    settings = Settings(database_url=url, jwt_secret="x" * 32)
+    # Every tick looks at the database here, as one does when a reminder may be due: an
+    # idle tick that knows none is due costs nothing to measure (todo/next_due.py).
+    settings = Settings(database_url=url, jwt_secret="x" * 32, tick_idle_look_seconds=0)
     db = Database(settings)
     configure(settings, clock=ManualClock(NOW), database=db, publisher=OutboxOnly())
     conn = await asyncpg.connect(url)

@@ -28,22 +28,30 @@ from todo.dapr import DaprPublisher
 from todo.db import Connection, Database
 from todo.event_types import Payload, TaskCreated
 from todo.events import Event, topic_of
+from todo.publishing import OutboxOnly
 from todo.reminder_events import ReminderScheduled
 from todo.runtime import Runtime
 from todo.unit_of_work import unit_of_work
 from todo_cli.dev import Stack
+
+RELAYED = "relayed the events left in the outbox"
 
 
 class Recording:
     """A bus that takes everything, in the order it is handed over; a user's events can
     be held at the door until the test lets them through."""
 
+    relays_untaken = True
+
     def __init__(self) -> None:
         self.sent: list[Event] = []
         self.doors: dict[UUID, asyncio.Event] = {}
+        self.refusing = False  # a sidecar that answers 500: nothing taken
         self._arrived = asyncio.Condition()
 
     async def publish(self, events: Sequence[Event]) -> Sequence[UUID]:
+        if self.refusing:
+            return []
         for user_id in {e.user_id for e in events}:
             if user_id in self.doors:
                 await self.doors[user_id].wait()
@@ -198,12 +206,12 @@ async def test_an_event_the_publisher_could_not_send_in_time_goes_by_the_relay_o
         rt.clock.advance(timedelta(seconds=1))
 
         async def relayed() -> bool:
-            return any(r.getMessage() == "relayed the events handed over" for r in caplog.records)
+            return any(r.getMessage() == RELAYED for r in caplog.records)
 
         await eventually(relayed)
     assert [e.subject for e in bus.sent] == ["late"]
     assert await published(rt) == {"late": True}
-    (record,) = [r for r in caplog.records if r.getMessage() == "relayed the events handed over"]
+    (record,) = [r for r in caplog.records if r.getMessage() == RELAYED]
     assert record.__dict__["relayed"] == 1
 
     status, body = await stack.tick()
@@ -212,13 +220,44 @@ async def test_an_event_the_publisher_could_not_send_in_time_goes_by_the_relay_o
     assert len(bus.sent) == 1
 
 
+async def test_events_the_bus_refused_are_relayed_by_their_process_not_left_to_the_tick(
+    rt: Runtime, alice: Account, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A sidecar restarting refuses a moment's events; the process relays them once they
+    reach the relay's age, trying again (with backoff) while the bus still refuses."""
+    assert isinstance(rt.clock, ManualClock)
+    rt.clock.auto_advance = False
+    relay_age = timedelta(seconds=rt.settings.relay_after_seconds)
+    bus = Recording()
+    bus.refusing = True
+    wired = rewire(rt, publisher=bus)
+    with caplog.at_level(logging.INFO, logger="todo.publishing"):
+        await change(alice, "refused")
+        await wired.outgoing.drain()
+
+        async def relayed(times: int) -> bool:
+            return sum(r.getMessage() == RELAYED for r in caplog.records) >= times
+
+        rt.clock.advance(relay_age)
+        await eventually(lambda: relayed(1))  # still refused: tried again later
+        assert bus.sent == []
+        bus.refusing = False
+        rt.clock.advance(relay_age)  # the first wait after a failure is twice as long
+        await asyncio.sleep(0.05)
+        assert bus.sent == []
+        rt.clock.advance(relay_age)
+        await eventually(lambda: relayed(2))
+    assert bus.subjects(alice.id) == ["refused"]
+    assert await published(rt) == {"refused": True}
+
+
 async def test_after_a_crash_a_users_new_events_wait_for_the_relay_to_send_the_old_ones(
     rt: Runtime, alice: Account, bob: Account, stack: Stack, caplog: pytest.LogCaptureFixture
 ) -> None:
     assert isinstance(rt.clock, ManualClock)
     rt.clock.auto_advance = False  # the relay waits on the clock: the test moves it
     half = timedelta(seconds=rt.settings.relay_after_seconds / 2)
-    rewire(rt, publisher=OutboxOnlyBus())  # a process that dies before publishing
+    rewire(rt, publisher=OutboxOnly())  # a process that dies before publishing
     await change(alice, "left by the crash")
     rt.clock.advance(half + timedelta(seconds=1))
     bus = Recording()
@@ -247,14 +286,6 @@ async def test_after_a_crash_a_users_new_events_wait_for_the_relay_to_send_the_o
     await wired.outgoing.drain()
     assert bus.subjects(alice.id) == ["left by the crash", "after the crash", "later"]
     assert set((await published(rt)).values()) == {True}
-
-
-class OutboxOnlyBus:
-    async def publish(self, events: Sequence[Event]) -> Sequence[UUID]:
-        return []
-
-    async def close(self) -> None:
-        return None
 
 
 async def test_closing_publishes_what_the_lanes_still_hold(rt: Runtime, alice: Account) -> None:

@@ -42,8 +42,16 @@ BULK_TASK_EVENTS = bulk("task.events")
 async def dapr(rt: Runtime) -> AsyncIterator[Runtime]:
     """The runtime publishing through a DaprPublisher to a mocked sidecar on port 3500."""
     settings = rt.settings.with_changes(dapr_http_port=3500, dapr_api_token="sidecar-token")
+    publisher = DaprPublisher(settings)
+    # The tick's relay is under test here; a process relaying what the sidecar refused
+    # it is tested in tests/test_after_commit.py.
+    publisher.relays_untaken = False
     wired = rewire(
-        rt, publisher=DaprPublisher(settings), dapr_http_port=3500, dapr_api_token="sidecar-token"
+        rt,
+        publisher=publisher,
+        dapr_http_port=3500,
+        dapr_api_token="sidecar-token",
+        tick_idle_look_seconds=0,  # every tick looks, and relays
     )
     yield wired
     await wired.outgoing.close()
@@ -160,6 +168,8 @@ async def test_publishing_stops_at_the_first_failure_to_keep_the_users_order(
 
 class ExplodingPublisher:
     """Stands for a process that dies between commit and publish."""
+
+    relays_untaken = False  # a dead process relays nothing
 
     async def publish(self, events: Sequence[Event]) -> Sequence[UUID]:
         raise RuntimeError("process killed")

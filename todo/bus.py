@@ -71,6 +71,8 @@ class Subscriber:
 
 
 class LocalBus:
+    relays_untaken = False  # it marks what it delivers; an event not taken is on its way
+
     def __init__(
         self,
         database: Database,
@@ -189,5 +191,6 @@ class LocalBus:
             return
         waiting.discard(subscriber)
         if not waiting:
-            del self._waiting[event.id]
+            # Marked before it leaves the waiting set: drain() returns only after the mark.
             await outbox.mark_published(self._database, [event.id], self._clock.now())
+            self._waiting.pop(event.id, None)

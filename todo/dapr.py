@@ -28,6 +28,8 @@ CLOUDEVENTS_JSON = "application/cloudevents+json"
 
 
 class DaprPublisher:
+    relays_untaken = True  # an entry the sidecar refused may go on a later try
+
     def __init__(
         self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None
     ) -> None:

@@ -205,11 +205,6 @@ class Database:
         """One value of one read on its own (see `read`)."""
         return await self.read(lambda conn: conn.fetchval(query, *args))
 
-    async def check(self) -> None:
-        """Raise DatabaseUnavailable unless a query round-trips."""
-        async with self.transaction() as conn:
-            await conn.fetchval("select 1")
-
     async def close(self) -> None:
         """Close gracefully; connections still busy after ten seconds are cut."""
         if self._pool is not None:

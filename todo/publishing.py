@@ -16,13 +16,14 @@ user hashes to, one batch after another. Lanes run side by side (`PUBLISH_CONCUR
 so the publisher keeps up with the function's own write rate.
 
 The relay. Past the hand-over age (half of RELAY_AFTER_SECONDS) an event is the relay's
-and the lanes leave it alone, so the two paths never both send it. A process that hands
-events over runs the relay itself once they reach the relay's age, rather than leave
-them to the next tick (up to a minute away): under a burst the bus could not keep up
-with, events arrive seconds late, not a minute. A user whose earlier
-event is in the relay's hands (left here after a slow moment, or failed or left by a
-crashed process and now past that age) has their later events left to the relay too, which
-sends each user's in sequence order: no newer event overtakes them. What is not
+and the lanes leave it alone, so the two paths never both send it. A process that left
+events in the outbox (handed over, or not taken by the bus) runs the relay itself once
+they reach the relay's age, and again with backoff while the bus refuses them: under a
+burst the bus could not keep up with, or a sidecar's restart, events arrive seconds late,
+and the tick, which relays only when it looks at the database anyway, is not waited for.
+A user whose earlier event is in the relay's hands (left here after a slow moment, or
+failed or left by a crashed process and now past that age) has their later events left to
+the relay too, which sends each user's in sequence order: no newer event overtakes them. What is not
 guaranteed: across processes (two functions writing for the same user at once) and in the
 first seconds after a crash (until the dead process's events pass the hand-over age, plus
 up to a second before a lane reads that), a newer event can arrive before an older one.
@@ -55,9 +56,20 @@ log = logging.getLogger(__name__)
 
 BATCH = 100
 MAX_UNSENT = 10_000
+# A relay this process runs for what it left (see `_relay_left`) tries this many times,
+# waiting twice as long after each failure up to MAX_RELAY_WAIT; then the tick's relay
+# has it.
+RELAY_ATTEMPTS = 6
+MAX_RELAY_WAIT = timedelta(minutes=5)
 
 
 class Publisher(Protocol):
+    # Whether what it did not take is this process's to relay: True for a bus outside the
+    # process (the sidecar), which may take it on a later try; False where nothing can
+    # (no bus), or where the bus marks events published itself once delivered (todo
+    # dev's), so an event not taken is one on its way.
+    relays_untaken: bool
+
     async def publish(self, events: Sequence[Event]) -> Sequence[UUID]:
         """Send `events`, each user's in the order given and none after one of theirs that
         failed; return the ids the bus took."""
@@ -68,6 +80,8 @@ class Publisher(Protocol):
 
 class OutboxOnly:
     """No bus reachable from here: events wait in the outbox for the relay."""
+
+    relays_untaken = False
 
     async def publish(self, events: Sequence[Event]) -> Sequence[UUID]:
         return []
@@ -340,12 +354,14 @@ class AfterCommit:
                 "events left to the relay",
                 extra={"events": count - len(sending), "users": len(late)},
             )
-            self._relay_soon()
+            self._relay_soon(self._hand_over_after)
         try:
             taken = set(await self.publisher.publish(sending)) if sending else set()
         except Exception:
             log.exception("publish failed; the relay will retry", extra={"events": count})
             taken = set()
+        if len(taken) < len(sending) and self.publisher.relays_untaken:
+            self._relay_soon(2 * self._hand_over_after)
         m = metrics.instruments()
         for event in batch:
             counter = m.events_published if event.id in taken else m.events_publish_failures
@@ -388,35 +404,45 @@ class AfterCommit:
             log.exception("could not check for events in the relay's hands")
         return late
 
-    # The relay, for what was handed over ------------------------------------------------
+    # The relay, for what this process left ---------------------------------------------
 
-    def _relay_soon(self) -> None:
-        """Relay what was just handed over once it reaches the relay's age; one run at a
-        time, again after it when more was handed over meanwhile."""
+    def _relay_soon(self, wait: timedelta) -> None:
+        """Relay what this process left in the outbox (handed over, or not taken by the bus)
+        once it reaches the relay's age, `wait` from now; one run at a time, going on while
+        more is left meanwhile."""
         if self._relay is not None and not self._relay.done():
             self._relay_again = True
             return
-        self._relay = asyncio.create_task(self._relay_when_old_enough(), name="relay-handed")
+        self._relay = asyncio.create_task(self._relay_left(wait), name="relay-left")
 
-    async def _relay_when_old_enough(self) -> None:
-        again = True
-        while again:
+    async def _relay_left(self, wait: timedelta) -> None:
+        relay_age = 2 * self._hand_over_after
+        failures = 0
+        while True:
             self._relay_again = False
-            # Handed over at the hand-over age or later: old enough for the relay after
-            # as long again.
-            await self._clock.sleep(self._hand_over_after.total_seconds())
-            try:
-                relayed = await relay_outbox(
-                    self._database,
-                    self.publisher,
-                    self._clock.now(),
-                    older_than=2 * self._hand_over_after,
-                )
-            except Exception:
-                log.exception("could not relay what was handed over; the tick will")
-                return
-            log.info("relayed the events handed over", extra={"relayed": relayed})
-            again = self._relay_again
+            await self._clock.sleep(wait.total_seconds())
+            if await self._relay_once(relay_age):
+                if not self._relay_again:
+                    return
+                wait = relay_age
+            else:
+                failures += 1
+                if failures >= RELAY_ATTEMPTS:
+                    log.warning("events left unpublished; the tick's relay will send them")
+                    return
+                wait = min(relay_age * 2**failures, MAX_RELAY_WAIT)
+
+    async def _relay_once(self, relay_age: timedelta) -> bool:
+        """One relay run; whether it left nothing of the relay's age unsent."""
+        try:
+            relayed = await relay_outbox(
+                self._database, self.publisher, self._clock.now(), older_than=relay_age
+            )
+        except Exception:
+            log.exception("could not relay the events left in the outbox")
+            return False
+        log.info("relayed the events left in the outbox", extra={"relayed": relayed.sent})
+        return relayed.complete
 
     async def _relays_oldest(self, cutoff: datetime) -> dict[UUID, int]:
         """`outbox.relays_oldest`, read at most once a second: one query per batch would

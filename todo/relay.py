@@ -24,6 +24,14 @@ if TYPE_CHECKING:
 RELAY_LOCK = 0x72656C6179  # "relay"
 
 
+@dataclass(frozen=True)
+class Relayed:
+    sent: int
+    # False when the bus did not take all it was given, or the batches ran out: events of
+    # the relay's age are still unpublished.
+    complete: bool
+
+
 async def relay_outbox(
     database: Database,
     publisher: Publisher,
@@ -32,13 +40,13 @@ async def relay_outbox(
     older_than: timedelta,
     batch: int = 500,
     max_batches: int = 20,
-) -> int:
-    """Publish unpublished events older than `older_than`; return how many the bus took."""
+) -> Relayed:
+    """Publish unpublished events older than `older_than`; say how many the bus took."""
     relayed = 0
     for _ in range(max_batches):
         async with database.transaction() as conn:
             if not await conn.fetchval("select pg_try_advisory_xact_lock($1)", RELAY_LOCK):
-                return relayed  # another relay is at work
+                return Relayed(relayed, complete=True)  # another relay is at work
             rows = await conn.fetch(
                 """
                 select id, user_id, seq, type, source, subject, topic, data, occurred_at
@@ -57,9 +65,11 @@ async def relay_outbox(
             if taken:
                 await conn.execute(outbox.MARK_PUBLISHED, outbox.text_ids(taken), now)
         relayed += len(taken)
-        if len(rows) < batch or len(taken) < len(rows):
-            break
-    return relayed
+        if len(taken) < len(rows):
+            return Relayed(relayed, complete=False)
+        if len(rows) < batch:
+            return Relayed(relayed, complete=True)
+    return Relayed(relayed, complete=False)
 
 
 @dataclass(frozen=True)

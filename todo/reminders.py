@@ -313,6 +313,15 @@ def _due_event(row: asyncpg.Record) -> Draft:
     return Draft(row["user_id"], str(reminder.id), ReminderDue(reminder=reminder, task=task))
 
 
+async def earliest_pending(conn: Connection) -> datetime | None:
+    """When the next pending reminder (in the API's range) comes due, if any."""
+    moment: datetime | None = await conn.fetchval(
+        "select min(remind_at) from reminders where delivered_at is null and remind_at >= $1",
+        EARLIEST,
+    )
+    return moment
+
+
 # Deleted, not marked delivered: any change to such a row fails the range check
 # (sql/008_instant_bounds.sql). The dead letter keeps the whole row.
 _OUT_OF_RANGE = """

@@ -13,6 +13,7 @@ from typing import Any
 from todo.clock import Clock, SystemClock
 from todo.confirmed_accounts import ConfirmedAccounts
 from todo.db import Database
+from todo.next_due import NextDue
 from todo.publishing import AfterCommit, OutboxOnly, Publisher
 from todo.settings import Settings
 
@@ -25,6 +26,7 @@ class Runtime:
     publisher: Publisher
     outgoing: AfterCommit = field(init=False)
     accounts: ConfirmedAccounts = field(init=False)
+    next_due: NextDue = field(init=False)
 
     def __post_init__(self) -> None:
         self.outgoing = AfterCommit(
@@ -37,6 +39,7 @@ class Runtime:
         self.accounts = ConfirmedAccounts(
             self.database, self.clock, self.settings.account_check_seconds
         )
+        self.next_due = NextDue(timedelta(seconds=self.settings.tick_idle_look_seconds))
 
     async def close(self) -> None:
         await self.outgoing.close()

@@ -1,8 +1,11 @@
 """One tick of the clock: deliver due reminders, relay the outbox, report the backlog.
 
-Due reminders are claimed in bounded batches, each in its own transaction with the
-reminder.due events it writes, so a tick over a large backlog commits as it goes and
-never holds many locks for long.
+A tick looks at the database only when a reminder may be due (`todo.next_due`): with
+nobody active, the deployment sends Postgres nothing. Due reminders are claimed in
+bounded batches, each in its own transaction with the reminder.due events it writes, so
+a tick over a large backlog commits as it goes and never holds many locks for long. A
+look also relays the outbox; events a running process left there it relays itself
+(`todo.publishing`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TickResult:
+    looked: bool  # False: no reminder can be due yet, and the database was left alone
     delivered: int
     skipped: int
     relayed: int
@@ -33,6 +37,11 @@ class TickResult:
 
 async def run_tick(batch: int = 500, max_batches: int = 100) -> TickResult:
     rt = runtime()
+    now = rt.clock.now()
+    if not rt.next_due.should_look(now):
+        metrics.instruments().tick_last_success.set(now.timestamp())
+        return TickResult(False, 0, 0, 0, 0, 0.0)
+    rt.next_due.looking()
     async with unit_of_work() as work:
         skipped = await reminders.set_aside(work)
     delivered = 0
@@ -43,13 +52,16 @@ async def run_tick(batch: int = 500, max_batches: int = 100) -> TickResult:
         skipped += claimed.skipped
         if claimed.delivered + claimed.skipped < batch:
             break
+    rt.next_due.looked(now, await rt.database.read(reminders.earliest_pending))
     now = rt.clock.now()
-    relayed = await relay_outbox(
-        rt.database,
-        rt.publisher,
-        now,
-        older_than=timedelta(seconds=rt.settings.relay_after_seconds),
-    )
+    relayed = (
+        await relay_outbox(
+            rt.database,
+            rt.publisher,
+            now,
+            older_than=timedelta(seconds=rt.settings.relay_after_seconds),
+        )
+    ).sent
     left = await backlog(rt.database, now)
     if relayed:
         log.info(
@@ -61,4 +73,4 @@ async def run_tick(batch: int = 500, max_batches: int = 100) -> TickResult:
     m.outbox_backlog.set(left.unpublished)
     m.outbox_oldest_unpublished.set(left.oldest_seconds)
     m.tick_last_success.set(now.timestamp())
-    return TickResult(delivered, skipped, relayed, left.unpublished, left.oldest_seconds)
+    return TickResult(True, delivered, skipped, relayed, left.unpublished, left.oldest_seconds)

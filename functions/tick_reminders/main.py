@@ -2,6 +2,8 @@
 
 Dapr sends OPTIONS /<binding> at start-up to learn that the app takes the binding, then
 POST /<binding> with an empty body on every tick; a PingSource posts a CloudEvent there.
+Reminder events arrive on POST /events: each reminder set or moved tells the tick when
+to look at the database next (`todo.next_due`).
 """
 
 from __future__ import annotations
@@ -10,9 +12,12 @@ import functions_framework.aio
 from starlette.requests import Request
 from starlette.responses import Response
 
+from todo.event_routes import read_event
+from todo.next_due import heard_reminder
+from todo.runtime import runtime
 from todo.settings import Settings
 from todo.tick import run_tick
-from todo.web import Call, FunctionApi, json_response
+from todo.web import Call, FunctionApi, acknowledge, json_response
 
 api = FunctionApi("tick_reminders")
 BINDING = f"/{Settings.from_env().tick_binding}"
@@ -26,6 +31,15 @@ async def binding_check(call: Call) -> Response:
 @api.post(BINDING, summary="Deliver due reminders and relay the outbox", sidecar=True)
 async def tick(call: Call) -> Response:
     return json_response((await run_tick()).as_dict())
+
+
+@api.post("/events", summary="A reminder event: when the next one comes due", sidecar=True)
+async def reminder_event(call: Call) -> Response:
+    event = await read_event(call, "tick")
+    moment = None if event is None else heard_reminder(event)
+    if moment is not None:
+        runtime().next_due.hear(moment)
+    return acknowledge()
 
 
 @functions_framework.aio.http

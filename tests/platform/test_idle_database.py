@@ -1,0 +1,86 @@
+"""An idle stack sends Postgres nothing, the cron binding firing every second, and a
+reminder still comes due on time: the tick learns when from the reminder's event, over
+the real sidecars and broker.
+
+Statements are read from the stack's Postgres log with `log_statement = all` (set for
+every session by ALTER SYSTEM and a reload); the test's own session is left out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from stack.platform import PlatformStack
+from tests.platform.conftest import Api, eventually
+
+STATEMENT = re.compile(r"\[(\d+)\] LOG:  (statement|execute [^:]*):")
+QUIET_SECONDS = 3.0
+
+
+class ServerLog:
+    def __init__(self, db: asyncpg.Connection, own_pid: int) -> None:
+        self._db = db
+        self._own_pid = own_pid
+        self._read = 0
+
+    async def statements(self) -> list[str]:
+        """Statements logged since the last call, by any session but the test's."""
+        text: str = await self._db.fetchval("select pg_read_file('log')")
+        fresh, self._read = text[self._read :], len(text)
+        entries = re.split(r"\n(?=\d{4}-\d\d-\d\d )", fresh)
+        return [
+            entry
+            for entry in entries
+            if (found := STATEMENT.search(entry)) and int(found[1]) != self._own_pid
+        ]
+
+    async def quiet(self, seconds: float = QUIET_SECONDS, within: float = 30.0) -> None:
+        """Wait until `seconds` pass with no statement (what earlier tests set going ends)."""
+        loop = asyncio.get_running_loop()
+        deadline, quiet_since = loop.time() + within, loop.time()
+        await self.statements()
+        while loop.time() - quiet_since < seconds:
+            assert loop.time() < deadline, "the stack never went quiet"
+            await asyncio.sleep(0.5)
+            if await self.statements():
+                quiet_since = loop.time()
+
+
+@pytest.fixture
+async def server_log(db: asyncpg.Connection) -> AsyncIterator[ServerLog]:
+    await db.execute("alter system set log_statement = 'all'")
+    await db.execute("select pg_reload_conf()")
+    try:
+        yield ServerLog(db, await db.fetchval("select pg_backend_pid()"))
+    finally:
+        await db.execute("alter system reset log_statement")
+        await db.execute("select pg_reload_conf()")
+
+
+async def test_an_idle_stack_sends_postgres_nothing_and_the_reminder_comes_on_time(
+    platform: PlatformStack, api: Api, db: asyncpg.Connection, server_log: ServerLog
+) -> None:
+    alice = await api.register()
+    due = (datetime.now(UTC) + timedelta(seconds=25)).replace(microsecond=0)
+    task = await api.create_task(alice, title="idle", reminders=[{"remind_at": due.isoformat()}])
+    await server_log.quiet()  # the task's events have gone through every consumer
+
+    idle = (due - timedelta(seconds=1) - datetime.now(UTC)).total_seconds()
+    assert idle > 5, f"only {idle:.1f} s left to watch"
+    await asyncio.sleep(idle)
+    assert await server_log.statements() == []  # a tick every second, none looked
+
+    async def notified() -> datetime | None:
+        moment: datetime | None = await db.fetchval(
+            "select created_at from notifications where task_id = $1", task["id"]
+        )
+        return moment
+
+    delivered = await eventually(notified, "notification")
+    assert due <= delivered < due + timedelta(seconds=3)
