@@ -12,13 +12,16 @@ from uuid import UUID
 import httpx
 import pytest
 
+from bench.harness import fake_sidecar, sidecar_log
 from tests.conftest import Account, settle
 from todo import dead_letters
 from todo.runtime import Runtime
 
 
-def run_todo(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": database_url}
+def run_todo(
+    database_url: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": database_url, **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "todo_cli", *args],
         env=env,
@@ -28,8 +31,8 @@ def run_todo(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def todo(database_url: str, *args: str) -> str:
-    done = run_todo(database_url, *args)
+def todo(database_url: str, *args: str, env: dict[str, str] | None = None) -> str:
+    done = run_todo(database_url, *args, env=env)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -67,6 +70,7 @@ async def test_dead_letters_can_be_listed_shown_and_replayed(
     replayed = todo(database_url, "dlq", "replay", "--all")
     assert f"{ours}: queued for the relay" in replayed
     assert f"{foreign}: not replayable" in replayed
+    assert "the tick's next look at the database relays it" in replayed  # no sidecar here
     async with rt.database.transaction() as conn:
         assert (
             await conn.fetchval("select published_at from events where id = $1", event_id) is None
@@ -75,6 +79,14 @@ async def test_dead_letters_can_be_listed_shown_and_replayed(
     status = todo(database_url, "outbox", "status")
     assert "unpublished events: 1" in status
     assert UUID(str(event_id))
+
+    # Next to a sidecar (in one of the functions' pods) the replay sends it at once.
+    with fake_sidecar() as port:
+        again = todo(database_url, "dlq", "replay", str(ours), env={"DAPR_HTTP_PORT": str(port)})
+        taken = sidecar_log(port)
+    assert "relayed 1 events through the sidecar" in again
+    assert [e["id"] for e in taken] == [str(event_id)]
+    assert "unpublished events: 0" in todo(database_url, "outbox", "status")
 
 
 async def test_a_letter_delivered_again_is_one_row_counted_and_replayed_once(

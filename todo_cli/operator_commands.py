@@ -179,8 +179,41 @@ def cmd_dlq_replay(args: argparse.Namespace) -> int:
             for letter_id in ids:
                 outcome = await dead_letters.replay(conn, letter_id, SystemClock().now())
                 print(f"{letter_id}: {outcome}")
+        if ids:
+            await _relay_through_a_sidecar(database)
 
     return _with_database(work)
+
+
+async def _relay_through_a_sidecar(database: Any) -> None:
+    """Run the relay now when a sidecar is at hand (DAPR_HTTP_PORT, as in any of the
+    functions' pods); otherwise the tick's next look at the database sends what was queued."""
+    from datetime import timedelta
+
+    from todo.clock import SystemClock
+    from todo.relay import relay_outbox
+
+    settings = Settings.from_env()
+    if not settings.dapr_url:
+        print(
+            "the tick's next look at the database relays it (within TICK_IDLE_LOOK_SECONDS); "
+            "run this in a pod with a Dapr sidecar to send it now"
+        )
+        return
+    from todo.dapr import DaprPublisher
+
+    publisher = DaprPublisher(settings)
+    try:
+        relayed = await relay_outbox(
+            database,
+            publisher,
+            SystemClock().now(),
+            older_than=timedelta(seconds=settings.relay_after_seconds),
+        )
+    finally:
+        await publisher.close()
+    left = "" if relayed.complete else "; the sidecar refused some, the relay sends them later"
+    print(f"relayed {relayed.sent} events through the sidecar{left}")
 
 
 def cmd_outbox_status(args: argparse.Namespace) -> int:
