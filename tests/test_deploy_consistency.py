@@ -106,8 +106,11 @@ def test_exported_metrics_include_the_standard_suffixes() -> None:
 def test_the_kafkasource_variant_swaps_dapr_subscriptions_for_kafka_sources() -> None:
     resources = rendered("oracle-kafkasource")
     subscriptions = {r["metadata"]["name"] for r in resources if r["kind"] == "Subscription"}
-    # realtime keeps its Dapr subscriptions (it is always on, one consumer group per pod).
+    # realtime keeps its Dapr subscriptions (it is always on, one consumer group per pod), and
+    # so does the tick (always on, its sidecar fires the cron binding; it keeps only an
+    # instant from the events, in memory).
     assert subscriptions == {
+        "tick-reminders-reminder-events",
         "realtime-task-events",
         "realtime-reminder-events",
         "realtime-recurrence-events",
