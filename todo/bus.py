@@ -71,7 +71,7 @@ class Subscriber:
 
 
 class LocalBus:
-    relays_untaken = False  # it marks what it delivers; an event not taken is on its way
+    relays_untaken = False  # it marks what it delivers; the tick relays what is left
 
     def __init__(
         self,

@@ -17,7 +17,7 @@ so the publisher keeps up with the function's own write rate.
 
 The relay. Past the hand-over age (half of RELAY_AFTER_SECONDS) an event is the relay's
 and the lanes leave it alone, so the two paths never both send it. A process that left
-events in the outbox (handed over, or not taken by the bus) runs the relay itself once
+events in the outbox (handed over, or not taken by the sidecar) runs the relay itself once
 they reach the relay's age, and again with backoff while the bus refuses them: under a
 burst the bus could not keep up with, or a sidecar's restart, events arrive seconds late,
 and the tick, which relays only when it looks at the database anyway, is not waited for.
@@ -64,10 +64,10 @@ MAX_RELAY_WAIT = timedelta(minutes=5)
 
 
 class Publisher(Protocol):
-    # Whether what it did not take is this process's to relay: True for a bus outside the
-    # process (the sidecar), which may take it on a later try; False where nothing can
-    # (no bus), or where the bus marks events published itself once delivered (todo
-    # dev's), so an event not taken is one on its way.
+    # Whether this process relays, through this publisher, what it left in the outbox
+    # (handed over, or not taken): True for the sidecar, which may take it on a later try.
+    # False where there is no bus, and for todo dev's bus, which marks events published
+    # itself once delivered (an event not taken is on its way): there the tick relays.
     relays_untaken: bool
 
     async def publish(self, events: Sequence[Event]) -> Sequence[UUID]:
@@ -354,7 +354,8 @@ class AfterCommit:
                 "events left to the relay",
                 extra={"events": count - len(sending), "users": len(late)},
             )
-            self._relay_soon(self._hand_over_after)
+            if self.publisher.relays_untaken:
+                self._relay_soon(self._hand_over_after)
         try:
             taken = set(await self.publisher.publish(sending)) if sending else set()
         except Exception:
