@@ -31,11 +31,11 @@ from realtime import protocol
 from realtime.hub import Connection, Hub, Resume
 from todo.confirmed_accounts import confirm_now
 from todo.errors import AccountGone, NotAuthenticated
-from todo.event_routes import read_event
+from todo.event_routes import read_events
 from todo.incoming import IncomingEvent
 from todo.runtime import runtime
 from todo.tokens import Principal, verify_token
-from todo.web import Call, FunctionApi, acknowledge
+from todo.web import Call, FunctionApi
 
 log = logging.getLogger(__name__)
 api = FunctionApi("realtime")
@@ -48,13 +48,15 @@ def hub_of(app: Starlette) -> Hub:
     return hub
 
 
-@api.post("/events", summary="An event to push to its user's sockets", sidecar=True)
+@api.post("/events", summary="Events to push to their users' sockets", sidecar=True)
 async def events(call: Call) -> Response:
-    event = await read_event(call, "realtime")
-    live = None if event is None else _live_event(event)
-    if live is not None:
-        hub_of(call.request.app).publish(*live)
-    return acknowledge()
+    delivered = await read_events(call, "realtime")
+    hub = hub_of(call.request.app)
+    for event in delivered.events:
+        live = None if event is None else _live_event(event)
+        if live is not None:
+            hub.publish(*live)
+    return delivered.answer()
 
 
 def _live_event(event: IncomingEvent) -> tuple[UUID, dict[str, Any], datetime | None] | None:

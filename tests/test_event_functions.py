@@ -58,6 +58,25 @@ async def structured(
     )
 
 
+async def bulk(stack: Stack, entries: list[dict[str, Any]], fn: str = "process_event") -> Any:
+    """A bulk delivery as daprd makes it (pkg/runtime/pubsub/bulksubscribe_events.go)."""
+    envelope = {
+        "id": str(uuid.uuid4()),
+        "type": "com.dapr.event.sent.bulk",
+        "topic": "task.events",
+        "pubsubname": "pubsub",
+        "metadata": {},
+        "entries": entries,
+    }
+    return await post(
+        stack, fn, "/events", json.dumps(envelope).encode(), {"content-type": "application/json"}
+    )
+
+
+def entry(event: Any, content_type: str = "application/cloudevents+json") -> dict[str, Any]:
+    return {"entryId": str(uuid.uuid4()), "event": event, "contentType": content_type}
+
+
 async def count(rt: Runtime, sql: str, *args: Any) -> int:
     async with rt.database.transaction() as conn:
         n: int = await conn.fetchval(sql, *args)
@@ -87,6 +106,56 @@ async def test_a_structured_event_is_audited_once_however_often_it_arrives(
     )
     assert row["before"] is None
     assert row["after"]["title"] == "audited"
+
+
+async def test_a_bulk_delivery_is_taken_entry_by_entry_with_a_status_for_each(
+    stack: Stack, rt: Runtime, alice: Account, task: dict[str, Any]
+) -> None:
+    """Dapr's bulk subscribe: every entry processed in order, a repeat skipped, one that is
+    not an event dead-lettered; each answered SUCCESS (a missing status means RETRY)."""
+    first, second = task_event(alice, task), task_event(alice, task, "todo.task.updated")
+    second["data"] |= {"previous": {"title": "audited"}, "changed": ["title"]}
+    entries = [entry(first), entry(second), entry(first), entry("not an event", "text/plain")]
+    status, answer = await bulk(stack, entries)
+    assert status == 200
+    assert answer == {"statuses": [{"entryId": e["entryId"], "status": "SUCCESS"} for e in entries]}
+    ids = [first["id"], second["id"]]
+    assert await count(rt, "select count(*) from audit_log where event_id = any($1)", ids) == 2
+    async with rt.database.transaction() as conn:
+        letter = await conn.fetchrow("select topic, reason, raw from dead_letters")
+    assert letter is not None
+    assert (letter["topic"], "no structured event" in letter["reason"]) == ("task.events", True)
+    assert json.loads(letter["raw"])["entryId"] == entries[3]["entryId"]
+
+
+async def test_a_bulk_delivery_in_an_outage_comes_again_whole_and_applies_once(
+    stack: Stack, rt: Runtime, alice: Account, task: dict[str, Any]
+) -> None:
+    assert rt.settings.database_url
+    events = [task_event(alice, task) for _ in range(3)]
+    entries = [entry(e) for e in events]
+    assert (await bulk(stack, entries[:1]))[0] == 200  # the first came through before
+    proxy = FlakyProxy(rt.settings.database_url)
+    await proxy.start()
+    database = Database(rt.settings.with_changes(database_url=proxy.url, db_connect_timeout=2.0))
+    rewire(rt, database=database, database_url=proxy.url)
+    try:
+        await proxy.down()
+        status, problem = await bulk(stack, entries)
+        assert (status, problem["type"]) == (503, "/problems/database-unavailable")
+        await proxy.up()
+        assert (await bulk(stack, entries))[0] == 200
+    finally:
+        await database.close()
+        await proxy.down()
+    ids = [e["id"] for e in events]
+    assert await count(rt, "select count(*) from audit_log where event_id = any($1)", ids) == 3
+
+
+async def test_a_bulk_delivery_without_entry_ids_is_refused(stack: Stack, rt: Runtime) -> None:
+    status, problem = await bulk(stack, [{"event": {}}])
+    assert status == 400
+    assert "entryId" in problem["detail"]
 
 
 async def test_an_update_is_audited_with_before_and_after(
@@ -357,3 +426,23 @@ async def test_deliveries_log_at_debug_while_they_succeed_and_refusals_show(
         (logging.DEBUG, "GET /ready 200"),
         (logging.INFO, "POST /events 401"),
     ]
+
+
+def test_bulk_subscriptions_stay_within_what_the_routes_take() -> None:
+    """A bulk delivery may hold maxMessagesCount events: the routes read that many events'
+    worth of body; and a batch waits at most a few milliseconds to fill."""
+    import yaml
+
+    from todo.event_routes import BULK_MAX_MESSAGES
+    from todo_cli.dev import SUBSCRIPTIONS
+
+    bulks = [
+        doc["spec"]["bulkSubscribe"]
+        for doc in yaml.safe_load_all(SUBSCRIPTIONS.read_text())
+        if "bulkSubscribe" in doc["spec"]
+    ]
+    assert len(bulks) >= 7  # process-event, notify, the tick and realtime's four
+    for settings in bulks:
+        assert settings["enabled"]
+        assert 1 < settings["maxMessagesCount"] <= BULK_MAX_MESSAGES
+        assert settings["maxAwaitDurationMs"] <= 50

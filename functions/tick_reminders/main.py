@@ -12,12 +12,12 @@ import functions_framework.aio
 from starlette.requests import Request
 from starlette.responses import Response
 
-from todo.event_routes import read_event
+from todo.event_routes import read_events
 from todo.next_due import heard_reminder
 from todo.runtime import runtime
 from todo.settings import Settings
 from todo.tick import run_tick
-from todo.web import Call, FunctionApi, acknowledge, json_response
+from todo.web import Call, FunctionApi, json_response
 
 api = FunctionApi("tick_reminders")
 BINDING = f"/{Settings.from_env().tick_binding}"
@@ -33,13 +33,14 @@ async def tick(call: Call) -> Response:
     return json_response((await run_tick()).as_dict())
 
 
-@api.post("/events", summary="A reminder event: when the next one comes due", sidecar=True)
-async def reminder_event(call: Call) -> Response:
-    event = await read_event(call, "tick")
-    moment = None if event is None else heard_reminder(event)
-    if moment is not None:
-        runtime().next_due.hear(moment)
-    return acknowledge()
+@api.post("/events", summary="Reminder events: when the next one comes due", sidecar=True)
+async def reminder_events(call: Call) -> Response:
+    delivered = await read_events(call, "tick")
+    for event in delivered.events:
+        moment = None if event is None else heard_reminder(event)
+        if moment is not None:
+            runtime().next_due.hear(moment)
+    return delivered.answer()
 
 
 @functions_framework.aio.http
