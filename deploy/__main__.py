@@ -11,7 +11,8 @@ import yaml
 
 from deploy import DAPR, KNATIVE, OVERLAYS, budget, consistency, overlay_names, routes, validate
 from deploy import secrets as secret_files
-from deploy.kustomize import KustomizeError, load_documents, render
+from deploy.manifests import ManifestError, load_documents
+from deploy.render import render
 
 MONITORING = KNATIVE / "monitoring"
 # Applied outside the overlays (`task platform:dapr`), validated all the same.
@@ -118,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         result: int = args.run(args)
-    except (KustomizeError, budget.BudgetError, secret_files.SecretsError) as exc:
+    except (ManifestError, budget.BudgetError, secret_files.SecretsError) as exc:
         print(f"{args.command}: {exc}", file=sys.stderr)
         return 1
     return result

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from deploy.kustomize import Resource
+from deploy.manifests import Resource
 
 FIGURES = Path(__file__).with_name("budget.yaml")
 _CPU = re.compile(r"^(\d+(?:\.\d+)?)(m?)$")

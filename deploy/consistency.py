@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from deploy import DAPR, secrets
-from deploy.kustomize import Resource, describe, load_documents
+from deploy.manifests import Resource, describe, load_documents
 from deploy.routes import knative_services
 
 SUBSCRIPTIONS = DAPR / "subscriptions.yaml"

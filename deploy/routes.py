@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deploy import ROOT, traefik
-from deploy.kustomize import Resource
+from deploy.manifests import Resource
 
 OPENAPI = ROOT / "todo" / "openapi.json"
 # Not in OpenAPI: realtime's websocket upgrade paths.

@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from deploy import KNATIVE
-from deploy.kustomize import Resource, render
+from deploy.manifests import Resource
+from deploy.render import render
 from stack.processes import Process, answers
 from stack.selfhosted import AppSpec
 

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import yaml
 
-from deploy.kustomize import Resource, render
+from deploy.manifests import Resource
+from deploy.render import render
 
 ROOT = Path(__file__).resolve().parent.parent
 OVERLAYS = {"redis": ROOT / "knative/overlays/local", "kafka": ROOT / "knative/overlays/oracle"}

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from deploy import DAPR
-from deploy.kustomize import load_documents
+from deploy.manifests import load_documents
 from tests.deploy_support import find, knative_service, rendered, template_annotations
 
 # (service, FUNCTION_TARGET, min, max, cluster-local) in the Dapr-subscription overlays.
