@@ -104,7 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     check.add_argument("--overlay", action="append", choices=names)
     check.set_defaults(run=cmd_validate)
 
-    add = commands.add_parser("budget", help="requests at minimum scale against the shape")
+    add = commands.add_parser(
+        "budget", help="requests at minimum scale and with every function awake, against the shape"
+    )
     add.add_argument("--overlay", default="oracle", choices=names)
     add.add_argument("--shape", help="a shape from deploy/budget.yaml (default: the overlay's)")
     add.add_argument("--sources", action="store_true", help="print where each figure is from")
