@@ -3,6 +3,7 @@ every pod, readiness on /ready, read-only and non-root, and the right visibility
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -132,7 +133,28 @@ def test_resiliency_retries_pubsub_both_ways_and_breaks_only_publishes() -> None
     assert target["outbound"]["circuitBreaker"] in policy["spec"]["policies"]["circuitBreakers"]
 
 
-def test_secrets_are_referenced_never_inlined() -> None:
+def _duration_seconds(value: str) -> float:
+    number, unit = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"ms": 0.001, "s": 1.0, "m": 60.0}[unit]
+
+
+def test_inbound_retries_outlast_a_30_second_database_outage() -> None:
+    """Dapr's exponential policy (cenkalti/backoff's defaults, docs.dapr.io "Resiliency
+    policies"): the first retry 500 ms after the failure, each next interval 1.5 times
+    longer up to maxInterval, each randomized by up to half either way. Even at the short
+    end of every interval the retries must span the platform suite's 30 s outage
+    (tests/platform/test_faults.py), or good events are dead-lettered. (12 retries up to
+    15 s apart: 41 s at the shortest, about 80 s on average.)"""
+    (policy,) = load_documents(DAPR / "resiliency.yaml")
+    inbound = policy["spec"]["targets"]["components"]["pubsub"]["inbound"]
+    retry = policy["spec"]["policies"]["retries"][inbound["retry"]]
+    ceiling = _duration_seconds(retry["maxInterval"])
+    interval, shortest = 0.5, 0.0
+    for _ in range(int(retry["maxRetries"])):
+        shortest += 0.5 * interval
+        interval = min(interval * 1.5, ceiling)
+    assert shortest > 30.0
+
     for overlay in ("local", "oracle", "oracle-kafkasource"):
         resources = rendered(overlay)
         assert not [r for r in resources if r["kind"] == "Secret"]
