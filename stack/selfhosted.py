@@ -10,8 +10,7 @@ that nothing else changes):
    the same name, reading a JSON file the stack writes (no Kubernetes API here).
 2. Addresses: a cluster service name (`redis.todo.svc.cluster.local:6379`) becomes the
    loopback address where the stack runs that service.
-3. The sidecar Configuration loses its tracing exporter (there is no collector) and names the
-   sqlite name resolver, so no sidecar sends mDNS.
+3. The sidecar Configuration names the sqlite name resolver, so no sidecar sends mDNS.
 4. For the tests only, when asked: a shorter cron schedule and shorter Redis redelivery timers.
 """
 
@@ -172,7 +171,6 @@ def _loopback(value: str, addresses: Mapping[str, str]) -> str:
 def configuration(resource: Resource, name_resolution_db: Path) -> Resource:
     """The sidecar Configuration with difference 3 applied."""
     resource = copy.deepcopy(resource)
-    resource["spec"].pop("tracing", None)
     resource["spec"]["nameResolution"] = {
         "component": "sqlite",
         "configuration": {"connectionString": str(name_resolution_db)},

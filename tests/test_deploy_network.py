@@ -65,3 +65,21 @@ def test_without_a_policy_a_pod_takes_everything() -> None:
 )
 def test_label_selectors(selector: Resource, selected: bool) -> None:
     assert matches(selector, {"a": "1"}) is selected
+
+
+@pytest.mark.parametrize("overlay", ["local", "oracle"])
+def test_no_function_reaches_another_s_sidecar(overlay: str) -> None:
+    # Dapr's sidecar-to-sidecar gRPC port (service invocation): nothing uses it.
+    resources = rendered(overlay)
+    for port in (50001, 50002):
+        assert not admits(resources, FUNCTION, FUNCTION, port)
+
+
+@pytest.mark.parametrize("overlay", ["local", "oracle"])
+def test_dapr_denies_service_invocation_and_traces_nowhere(overlay: str) -> None:
+    configuration = find(rendered(overlay), "Configuration", "todo")
+    access = configuration["spec"]["accessControl"]
+    assert access["defaultAction"] == "deny"
+    assert access.get("policies", []) == []
+    # No collector is installed anywhere: a tracing exporter would only log its failures.
+    assert "tracing" not in configuration["spec"]
