@@ -9,9 +9,19 @@ from pathlib import Path
 
 import yaml
 
-from deploy import DAPR, KNATIVE, OVERLAYS, budget, consistency, overlay_names, routes, validate
+from deploy import (
+    DAPR,
+    KNATIVE,
+    OVERLAYS,
+    budget,
+    consistency,
+    overlay_names,
+    routes,
+    undeploy,
+    validate,
+)
 from deploy import secrets as secret_files
-from deploy.manifests import ManifestError, load_documents
+from deploy.manifests import ManifestError, describe, load_documents
 from deploy.render import render
 
 MONITORING = KNATIVE / "monitoring"
@@ -78,6 +88,14 @@ def cmd_budget(args: argparse.Namespace) -> int:
     return 0 if result.fits else 1
 
 
+def cmd_undeploy(args: argparse.Namespace) -> int:
+    resources = render(OVERLAYS / args.overlay)
+    for resource in undeploy.kept(resources):
+        print(f"undeploy: keeps {describe(resource)}", file=sys.stderr)
+    print(_dump(undeploy.removable(resources)), end="")
+    return 0
+
+
 def cmd_secrets(args: argparse.Namespace) -> int:
     resources = render(OVERLAYS / args.overlay)
     needed = {name for name, _ in secret_files.references(resources)}
@@ -111,6 +129,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     add.add_argument("--shape", help="a shape from deploy/budget.yaml (default: the overlay's)")
     add.add_argument("--sources", action="store_true", help="print where each figure is from")
     add.set_defaults(run=cmd_budget)
+
+    remove = commands.add_parser(
+        "undeploy", help="the manifests `task undeploy` deletes (the app, not its data)"
+    )
+    remove.add_argument("--overlay", default="oracle", choices=names)
+    remove.set_defaults(run=cmd_undeploy)
 
     make = commands.add_parser("secrets", help="Secret manifests for an overlay, on stdout")
     make.add_argument("--overlay", default="oracle", choices=names)
