@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from deploy import DAPR
+from deploy import DAPR, ROOT
 from deploy.manifests import load_documents
 from tests.deploy_support import find, knative_service, rendered, template_annotations
 
@@ -155,6 +155,16 @@ def test_inbound_retries_outlast_a_30_second_database_outage() -> None:
         interval = min(interval * 1.5, ceiling)
     assert shortest > 30.0
 
+
+def test_the_dapr_operator_watchdog_restarts_pods_that_miss_their_sidecar() -> None:
+    tasks = yaml.safe_load((ROOT / "Taskfile.yml").read_text())["tasks"]
+    helm = " ".join(" ".join(str(c).split()) for c in tasks["platform:dapr"]["cmds"])
+    found = re.search(r"--set dapr_operator\.watchInterval=(\S+)", helm)
+    assert found is not None
+    assert _duration_seconds(found.group(1)) > 0
+
+
+def test_secrets_are_referenced_never_inlined() -> None:
     for overlay in ("local", "oracle", "oracle-kafkasource"):
         resources = rendered(overlay)
         assert not [r for r in resources if r["kind"] == "Secret"]
