@@ -59,6 +59,7 @@ class AppSpec:
     # What a pod of the Service shows Kubernetes' service discovery (stack/prometheus.py).
     service: str
     container: str
+    port: int  # the container's one port, which queue-proxy sends to
     labels: dict[str, str]
 
 
@@ -118,6 +119,7 @@ def app_spec(service: Resource) -> AppSpec:
         annotations={k: str(v) for k, v in annotations.items() if k.startswith("dapr.io/")},
         service=service["metadata"]["name"],
         container=container["name"],
+        port=int(container["ports"][0]["containerPort"]),
         labels={k: str(v) for k, v in template["metadata"].get("labels", {}).items()},
     )
 

@@ -21,7 +21,7 @@ FUNCTIONS = [
     ("query-tasks", "query_tasks", 0, 3, False),
     ("reminders", "reminders", 0, 3, False),
     ("notify", "notify", 1, 3, False),
-    ("process-event", "process_event", 1, 1, True),
+    ("process-event", "process_event", 1, 3, True),
     ("tick-reminders", "tick_reminders", 1, 1, True),
     ("realtime", None, 1, 3, False),
 ]
@@ -57,7 +57,8 @@ def test_every_pod_has_dapr_probes_limits_and_a_read_only_root(name: str) -> Non
     notes = template_annotations(service)
     assert notes["dapr.io/enabled"] == "true"
     assert notes["dapr.io/app-id"] == name
-    assert notes["dapr.io/app-port"] == "8080"
+    # The app's own port, or queue-proxy's in front of it (the event consumers, below).
+    assert notes["dapr.io/app-port"] in ("8080", str(QUEUE_PROXY_PORT))
     assert notes["dapr.io/metrics-port"] not in ("9090", "9091")
     for key in ("cpu-request", "cpu-limit", "memory-request", "memory-limit"):
         assert notes[f"dapr.io/sidecar-{key}"]
@@ -162,6 +163,35 @@ def test_the_dapr_operator_watchdog_restarts_pods_that_miss_their_sidecar() -> N
     found = re.search(r"--set dapr_operator\.watchInterval=(\S+)", helm)
     assert found is not None
     assert _duration_seconds(found.group(1)) > 0
+
+
+# queue-proxy's HTTP port in every Knative pod, in front of the app's own.
+QUEUE_PROXY_PORT = 8012
+# The partitions of each topic, as docs/deploy.md creates them (`rpk topic create ... -p 3`).
+PARTITIONS = int(
+    re.search(r"rpk topic create [^`]*?-p (\d+)", (ROOT / "docs" / "deploy.md").read_text())[1]  # type: ignore[index]
+)
+
+
+@pytest.mark.parametrize("overlay", ["local", "oracle"])
+def test_consumers_deliver_through_queue_proxy_and_scale_out_with_a_backlog(overlay: str) -> None:
+    """A delivery past queue-proxy is one Knative's autoscaler never sees (issue #13, 6)."""
+    resources = rendered(overlay)
+    scoped = {app for r in resources if r["kind"] == "Subscription" for app in r["scopes"]}
+    # realtime reads every event in every pod (a consumer group per pod): nothing to share.
+    consumers = scoped - {"realtime"}
+    assert consumers == {"notify", "process-event"}
+    for name in consumers:
+        notes = template_annotations(knative_service(resources, name))
+        assert int(notes["dapr.io/app-port"]) == QUEUE_PROXY_PORT, name
+        low = int(notes["autoscaling.knative.dev/min-scale"])
+        high = int(notes["autoscaling.knative.dev/max-scale"])
+        assert 1 <= low < high <= PARTITIONS, name
+        # A busy partition is one delivery in flight: the target must let one scale a pod.
+        assert float(notes["autoscaling.knative.dev/target"]) <= 1, name
+    realtime = knative_service(resources, "realtime")
+    port = container(realtime)["ports"][0]["containerPort"]
+    assert int(template_annotations(realtime)["dapr.io/app-port"]) == port
 
 
 def test_secrets_are_referenced_never_inlined() -> None:
