@@ -65,6 +65,11 @@ def _annotations(template: Resource) -> dict[str, str]:
 # Dapr app-ids and scopes ------------------------------------------------------------------
 
 
+# The sidecar delivers to the app's own port, or to queue-proxy's in front of it (the event
+# consumers, so that Knative's autoscaler counts their deliveries).
+APP_PORTS = ("8080", "8012")
+
+
 def app_ids(resources: list[Resource]) -> list[str]:
     """Every Knative Service runs a Dapr sidecar whose app-id is the service's name, and
     every pod with a sidecar carries the label the network policies select it by."""
@@ -75,8 +80,11 @@ def app_ids(resources: list[Resource]) -> list[str]:
             problems.append(f"Knative Service {name}: no Dapr sidecar (dapr.io/enabled)")
         elif annotations.get("dapr.io/app-id") != name:
             problems.append(f"Knative Service {name}: dapr.io/app-id is not {name}")
-        if annotations.get("dapr.io/app-port") != "8080":
-            problems.append(f"Knative Service {name}: dapr.io/app-port is not 8080")
+        if annotations.get("dapr.io/app-port") not in APP_PORTS:
+            problems.append(
+                f"Knative Service {name}: dapr.io/app-port is neither the app's 8080 nor "
+                "queue-proxy's 8012 in front of it"
+            )
         if annotations.get("dapr.io/metrics-port") in ("9090", "9091", None):
             problems.append(
                 f"Knative Service {name}: dapr.io/metrics-port collides with queue-proxy"
