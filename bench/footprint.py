@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deploy.budget import memory_mebibytes
-from deploy.kustomize import Resource, render
+from deploy.manifests import Resource
+from deploy.render import render
 from stack.platform import REALTIME, Broker, PlatformStack
 from stack.selfhosted import OVERLAYS
 

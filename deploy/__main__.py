@@ -9,9 +9,20 @@ from pathlib import Path
 
 import yaml
 
-from deploy import DAPR, KNATIVE, OVERLAYS, budget, consistency, overlay_names, routes, validate
+from deploy import (
+    DAPR,
+    KNATIVE,
+    OVERLAYS,
+    budget,
+    consistency,
+    overlay_names,
+    routes,
+    undeploy,
+    validate,
+)
 from deploy import secrets as secret_files
-from deploy.kustomize import KustomizeError, load_documents, render
+from deploy.manifests import ManifestError, describe, load_documents
+from deploy.render import render
 
 MONITORING = KNATIVE / "monitoring"
 # Applied outside the overlays (`task platform:dapr`), validated all the same.
@@ -77,6 +88,14 @@ def cmd_budget(args: argparse.Namespace) -> int:
     return 0 if result.fits else 1
 
 
+def cmd_undeploy(args: argparse.Namespace) -> int:
+    resources = render(OVERLAYS / args.overlay)
+    for resource in undeploy.kept(resources):
+        print(f"undeploy: keeps {describe(resource)}", file=sys.stderr)
+    print(_dump(undeploy.removable(resources)), end="")
+    return 0
+
+
 def cmd_secrets(args: argparse.Namespace) -> int:
     resources = render(OVERLAYS / args.overlay)
     needed = {name for name, _ in secret_files.references(resources)}
@@ -103,11 +122,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     check.add_argument("--overlay", action="append", choices=names)
     check.set_defaults(run=cmd_validate)
 
-    add = commands.add_parser("budget", help="requests at minimum scale against the shape")
+    add = commands.add_parser(
+        "budget", help="requests at minimum scale and with every function awake, against the shape"
+    )
     add.add_argument("--overlay", default="oracle", choices=names)
     add.add_argument("--shape", help="a shape from deploy/budget.yaml (default: the overlay's)")
     add.add_argument("--sources", action="store_true", help="print where each figure is from")
     add.set_defaults(run=cmd_budget)
+
+    remove = commands.add_parser(
+        "undeploy", help="the manifests `task undeploy` deletes (the app, not its data)"
+    )
+    remove.add_argument("--overlay", default="oracle", choices=names)
+    remove.set_defaults(run=cmd_undeploy)
 
     make = commands.add_parser("secrets", help="Secret manifests for an overlay, on stdout")
     make.add_argument("--overlay", default="oracle", choices=names)
@@ -118,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         result: int = args.run(args)
-    except (KustomizeError, budget.BudgetError, secret_files.SecretsError) as exc:
+    except (ManifestError, budget.BudgetError, secret_files.SecretsError) as exc:
         print(f"{args.command}: {exc}", file=sys.stderr)
         return 1
     return result

@@ -1,9 +1,17 @@
-"""What an overlay asks of the node at rest, against the Oracle shape it targets.
+"""What an overlay asks of the node, against the Oracle shape it targets, in two cases.
 
-Adds the CPU and memory requests of every pod at its minimum scale (Knative Services at
-min-scale, with their queue-proxy and Dapr sidecars; Deployments at their replicas) and the
-platform underneath (deploy/budget.yaml), and compares the total with the shape. Jobs are
-not counted: they run to completion at deploy time, before the functions take traffic.
+Adds the CPU and memory requests of every pod (Knative Services with their queue-proxy and
+Dapr sidecars; Deployments at their replicas) and of the platform underneath
+(deploy/budget.yaml):
+
+- at minimum scale (each Knative Service at its min-scale), which may take at most the share
+  of the shape that deploy/budget.yaml's `limits.minimum` allows, so that the node has room
+  to spare;
+- with every function awake (each Knative Service at one pod at least), which must fit the
+  shape (`limits.awake`): a request to any function finds room for its pod.
+
+Jobs are not counted: they run to completion at deploy time, before the functions take
+traffic.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from deploy.kustomize import Resource
+from deploy.manifests import Resource
 
 FIGURES = Path(__file__).with_name("budget.yaml")
 _CPU = re.compile(r"^(\d+(?:\.\d+)?)(m?)$")
@@ -56,9 +64,10 @@ def memory_mebibytes(value: Any) -> float:
 class Line:
     group: str
     name: str
-    pods: int
-    cpu_m: float  # for all pods
-    memory_mi: float
+    pod_cpu_m: float  # for one pod
+    pod_memory_mi: float
+    pods: int  # at minimum scale
+    pods_awake: int  # with every function awake: each Knative Service at one pod at least
     source: str
 
 
@@ -71,23 +80,57 @@ class Shape:
 
 
 @dataclass(frozen=True)
+class Case:
+    """One way the node can be loaded, and the share of the shape it may take."""
+
+    title: str
+    cpu_m: float
+    memory_mi: float
+    limit: float
+
+    def fits(self, shape: Shape) -> bool:
+        return (
+            self.cpu_m <= self.limit * shape.cpu_m
+            and self.memory_mi <= self.limit * shape.memory_mi
+        )
+
+    def verdict(self, overlay: str, shape: Shape) -> str:
+        return (
+            f"{overlay} {self.title} {'fits' if self.fits(shape) else 'DOES NOT FIT'} "
+            f"{shape.name}: {100 * self.cpu_m / shape.cpu_m:.0f}% of CPU, "
+            f"{100 * self.memory_mi / shape.memory_mi:.0f}% of memory requested "
+            f"(at most {100 * self.limit:.0f}%)."
+        )
+
+
+@dataclass(frozen=True)
 class Budget:
     overlay: str
     shape: Shape
     lines: list[Line]
-    largest_idle_pod: tuple[str, float, float] | None  # a scale-to-zero pod waking up
+    limits: dict[str, float]  # share of the shape: "minimum", "awake"
 
     @property
-    def cpu_m(self) -> float:
-        return sum(line.cpu_m for line in self.lines)
+    def minimum(self) -> Case:
+        return Case(
+            "at minimum scale",
+            sum(line.pod_cpu_m * line.pods for line in self.lines),
+            sum(line.pod_memory_mi * line.pods for line in self.lines),
+            self.limits["minimum"],
+        )
 
     @property
-    def memory_mi(self) -> float:
-        return sum(line.memory_mi for line in self.lines)
+    def awake(self) -> Case:
+        return Case(
+            "with every function awake",
+            sum(line.pod_cpu_m * line.pods_awake for line in self.lines),
+            sum(line.pod_memory_mi * line.pods_awake for line in self.lines),
+            self.limits["awake"],
+        )
 
     @property
     def fits(self) -> bool:
-        return self.cpu_m <= self.shape.cpu_m and self.memory_mi <= self.shape.memory_mi
+        return self.minimum.fits(self.shape) and self.awake.fits(self.shape)
 
 
 def load_figures(path: Path = FIGURES) -> dict[str, Any]:
@@ -138,11 +181,8 @@ def _pod(template: Resource, figures: dict[str, Any], knative: bool) -> tuple[fl
     return cpu, memory
 
 
-def workload_lines(
-    resources: list[Resource], figures: dict[str, Any]
-) -> tuple[list[Line], tuple[str, float, float] | None]:
+def workload_lines(resources: list[Resource], figures: dict[str, Any]) -> list[Line]:
     lines: list[Line] = []
-    largest: tuple[str, float, float] | None = None
     for resource in resources:
         kind = resource.get("kind")
         name = resource["metadata"]["name"]
@@ -151,16 +191,14 @@ def workload_lines(
             annotations = (template.get("metadata") or {}).get("annotations") or {}
             pods = int(annotations.get("autoscaling.knative.dev/min-scale", "0"))
             cpu, memory = _pod(template, figures, knative=True)
-            if pods == 0 and (largest is None or cpu > largest[1]):
-                largest = (name, cpu, memory)
             source = "manifest: container + queue-proxy + daprd requests, at min-scale"
-            lines.append(Line("todo", name, pods, cpu * pods, memory * pods, source))
+            lines.append(Line("todo", name, cpu, memory, pods, max(pods, 1), source))
         elif kind in ("Deployment", "StatefulSet"):
             pods = int(resource["spec"].get("replicas", 1))
             cpu, memory = _pod(resource["spec"]["template"], figures, knative=False)
             source = f"manifest: {kind} requests x replicas"
-            lines.append(Line("todo", name, pods, cpu * pods, memory * pods, source))
-    return lines, largest
+            lines.append(Line("todo", name, cpu, memory, pods, pods, source))
+    return lines
 
 
 def platform_lines(overlay: str, figures: dict[str, Any]) -> list[Line]:
@@ -172,9 +210,10 @@ def platform_lines(overlay: str, figures: dict[str, Any]) -> list[Line]:
             Line(
                 figure["group"],
                 name,
+                float(figure["cpu_m"]),
+                float(figure["memory_mi"]),
                 pods,
-                float(figure["cpu_m"]) * pods,
-                float(figure["memory_mi"]) * pods,
+                pods,
                 " ".join(str(figure["source"]).split()),
             )
         )
@@ -195,38 +234,41 @@ def compute(
         raise BudgetError(f"unknown shape {shape_name}; known: {', '.join(figures['shapes'])}")
     raw = figures["shapes"][shape_name]
     chosen = Shape(shape_name, raw["description"], float(raw["cpu_m"]), float(raw["memory_mi"]))
-    workloads, largest = workload_lines(resources, figures)
-    return Budget(overlay, chosen, platform_lines(overlay, figures) + workloads, largest)
+    lines = platform_lines(overlay, figures) + workload_lines(resources, figures)
+    shares = {**figures["limits"], **figures["overlays"][overlay].get("limits", {})}
+    limits = {case: float(share) for case, share in shares.items()}
+    return Budget(overlay, chosen, lines, limits)
 
 
 def table(budget: Budget) -> str:
-    rows = [("group", "component", "pods", "CPU", "memory")]
+    """Each component at minimum scale and awake, the totals, and one verdict per case."""
+    header = ("group", "component", "pods", "CPU", "memory", "awake", "CPU", "memory")
+    rows = [header]
     for line in budget.lines:
         rows.append(
             (
                 line.group,
                 line.name,
                 str(line.pods),
-                f"{line.cpu_m:.0f}m",
-                f"{line.memory_mi:.0f}Mi",
+                f"{line.pod_cpu_m * line.pods:.0f}m",
+                f"{line.pod_memory_mi * line.pods:.0f}Mi",
+                str(line.pods_awake),
+                f"{line.pod_cpu_m * line.pods_awake:.0f}m",
+                f"{line.pod_memory_mi * line.pods_awake:.0f}Mi",
             )
         )
-    shape = budget.shape
-    rows.append(("", "total", "", f"{budget.cpu_m:.0f}m", f"{budget.memory_mi:.0f}Mi"))
-    rows.append(("", f"shape {shape.name}", "", f"{shape.cpu_m:.0f}m", f"{shape.memory_mi:.0f}Mi"))
+    shape, minimum, awake = budget.shape, budget.minimum, budget.awake
+    shape_cpu, shape_memory = f"{shape.cpu_m:.0f}m", f"{shape.memory_mi:.0f}Mi"
+    minimum_total = (f"{minimum.cpu_m:.0f}m", f"{minimum.memory_mi:.0f}Mi")
+    awake_total = (f"{awake.cpu_m:.0f}m", f"{awake.memory_mi:.0f}Mi")
+    rows.append(("", "total", "", *minimum_total, "", *awake_total))
     rows.append(
-        (
-            "",
-            "headroom",
-            "",
-            f"{shape.cpu_m - budget.cpu_m:.0f}m",
-            f"{shape.memory_mi - budget.memory_mi:.0f}Mi",
-        )
+        ("", f"shape {shape.name}", "", shape_cpu, shape_memory, "", shape_cpu, shape_memory)
     )
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     out = []
     for index, row in enumerate(rows):
-        if index in (1, len(rows) - 3):
+        if index in (1, len(rows) - 2):
             out.append("  ".join("-" * w for w in widths))
         out.append(
             "  ".join(
@@ -234,23 +276,10 @@ def table(budget: Budget) -> str:
                 for i, cell in enumerate(row)
             ).rstrip()
         )
-    verdict = "fits" if budget.fits else "DOES NOT FIT"
     out.append("")
-    out.append(
-        f"{budget.overlay} at minimum scale {verdict} {shape.name} ({shape.description}): "
-        f"{100 * budget.cpu_m / shape.cpu_m:.0f}% of CPU, "
-        f"{100 * budget.memory_mi / shape.memory_mi:.0f}% of memory requested."
-    )
-    if budget.largest_idle_pod and budget.fits:
-        name, cpu, memory = budget.largest_idle_pod
-        room = min(
-            (shape.cpu_m - budget.cpu_m) // cpu if cpu else 99,
-            (shape.memory_mi - budget.memory_mi) // memory if memory else 99,
-        )
-        out.append(
-            f"A scale-to-zero function pod asks up to {cpu:.0f}m / {memory:.0f}Mi ({name}): "
-            f"room for {room:.0f} of them awake at once."
-        )
+    out.append(f"{shape.name}: {shape.description}")
+    out.append(minimum.verdict(budget.overlay, shape))
+    out.append(awake.verdict(budget.overlay, shape))
     return "\n".join(out)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from deploy import DAPR, secrets
-from deploy.kustomize import Resource, describe, load_documents
+from deploy.manifests import Resource, describe, load_documents
 from deploy.routes import knative_services
 
 SUBSCRIPTIONS = DAPR / "subscriptions.yaml"
@@ -39,6 +39,9 @@ _RECORDING = re.compile(r"\b[a-z_]+:[a-z0-9_:]+")
 # Knative's metrics the alerts use, as its activator and queue-proxies export them (the
 # OpenTelemetry HTTP server conventions; scraped by knative/monitoring/podmonitor.yaml).
 _KNATIVE_METRIC = re.compile(r"\bhttp_server_request_duration_seconds_count\b")
+# Prometheus' own series for each scrape target (one per pod and container the PodMonitors
+# scrape): which containers a function pod has.
+_SCRAPE_METRIC = re.compile(r"\bup\{")
 
 
 def _of(resources: Iterable[Resource], kind: str) -> list[Resource]:
@@ -62,6 +65,11 @@ def _annotations(template: Resource) -> dict[str, str]:
 # Dapr app-ids and scopes ------------------------------------------------------------------
 
 
+# The sidecar delivers to the app's own port, or to queue-proxy's in front of it (the event
+# consumers, so that Knative's autoscaler counts their deliveries).
+APP_PORTS = ("8080", "8012")
+
+
 def app_ids(resources: list[Resource]) -> list[str]:
     """Every Knative Service runs a Dapr sidecar whose app-id is the service's name, and
     every pod with a sidecar carries the label the network policies select it by."""
@@ -72,8 +80,11 @@ def app_ids(resources: list[Resource]) -> list[str]:
             problems.append(f"Knative Service {name}: no Dapr sidecar (dapr.io/enabled)")
         elif annotations.get("dapr.io/app-id") != name:
             problems.append(f"Knative Service {name}: dapr.io/app-id is not {name}")
-        if annotations.get("dapr.io/app-port") != "8080":
-            problems.append(f"Knative Service {name}: dapr.io/app-port is not 8080")
+        if annotations.get("dapr.io/app-port") not in APP_PORTS:
+            problems.append(
+                f"Knative Service {name}: dapr.io/app-port is neither the app's 8080 nor "
+                "queue-proxy's 8012 in front of it"
+            )
         if annotations.get("dapr.io/metrics-port") in ("9090", "9091", None):
             problems.append(
                 f"Knative Service {name}: dapr.io/metrics-port collides with queue-proxy"
@@ -272,7 +283,8 @@ def metric_names(items: list[tuple[str, str]], exported: set[str]) -> list[str]:
     for where, expr in items:
         named = set(_METRIC.findall(expr))
         records = set(_RECORDING.findall(expr))
-        if not named and not records and not _KNATIVE_METRIC.search(expr):
+        known = _KNATIVE_METRIC.search(expr) or _SCRAPE_METRIC.search(expr)
+        if not named and not records and not known:
             problems.append(f"{where}: names none of the functions' or Knative's metrics")
         problems += [f"{where}: {n} is not exported by the code" for n in sorted(named - exported)]
         problems += [f"{where}: {r} is recorded by no rule" for r in sorted(records - recorded)]

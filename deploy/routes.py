@@ -15,13 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deploy import ROOT, traefik
-from deploy.kustomize import Resource
+from deploy.manifests import Resource
 
 OPENAPI = ROOT / "todo" / "openapi.json"
 # Not in OpenAPI: realtime's websocket upgrade paths.
 WEBSOCKET_ROUTES = (("GET", "/ws", "realtime"), ("GET", "/ws/{user_id}", "realtime"))
-RATE_LIMIT_API = "ratelimit-api"
-RATE_LIMIT_AUTH = "ratelimit-auth"
+# Traefik builds a middleware per router, so each route takes exactly one rate limit, keyed on
+# the client's address; the credential routes share one strict route of their own.
+RATE_LIMIT_ROUTE = "ratelimit-route"
+RATE_LIMIT_CREDENTIALS = "ratelimit-credentials"
+CREDENTIAL_PATHS = frozenset({"/api/auth/login", "/api/auth/register", "/api/auth/password"})
 HOST_MIDDLEWARE = "knative-host-"
 _SAMPLE = "0b7d1c4e-5f6a-4b3c-9d2e-1f0a9b8c7d6e"
 
@@ -93,11 +96,36 @@ def _is_redirect(route: traefik.Route, middlewares: dict[str, Resource]) -> bool
     )
 
 
+def _rate_limits(middlewares: dict[str, Resource]) -> dict[str, Resource]:
+    return {n: m for n, m in middlewares.items() if "rateLimit" in m.get("spec", {})}
+
+
+def check_rate_limits(resources: list[Resource]) -> list[str]:
+    """Each rate limit keys on the client's address; the credential limit is one route's."""
+    middlewares = {m["metadata"]["name"]: m for m in _of(resources, "Middleware")}
+    problems = [
+        f"Middleware {name}: must key on the client's address (sourceCriterion.ipStrategy "
+        "without a depth)"
+        for name, middleware in _rate_limits(middlewares).items()
+        if set(middleware["spec"]["rateLimit"].get("sourceCriterion", {})) != {"ipStrategy"}
+        or middleware["spec"]["rateLimit"]["sourceCriterion"]["ipStrategy"].get("depth", 0)
+    ]
+    for entry_point, routes in ingress_routes(resources).items():
+        users = [r for r in routes if RATE_LIMIT_CREDENTIALS in r.middlewares]
+        if len(users) > 1:
+            problems.append(
+                f"{RATE_LIMIT_CREDENTIALS} on {entry_point}: {len(users)} routes, so "
+                f"{len(users)} buckets per client; give the credential paths one route"
+            )
+    return problems
+
+
 def check_rules(resources: list[Resource]) -> list[str]:
-    """Every route points at a function that exists, through Kourier, rate limited."""
-    problems: list[str] = []
+    """Every route points at a function that exists, through Kourier, rate limited once."""
+    problems: list[str] = check_rate_limits(resources)
     services = knative_services(resources)
     middlewares = {m["metadata"]["name"]: m for m in _of(resources, "Middleware")}
+    rate_limits = _rate_limits(middlewares)
     for routes in ingress_routes(resources).values():
         for route in routes:
             where = f"IngressRoute {route.ingress} route {route.index} ({route.rule})"
@@ -124,8 +152,9 @@ def check_rules(resources: list[Resource]) -> list[str]:
                 problems.append(f"{where}: needs the middleware {HOST_MIDDLEWARE}{name}")
             elif host.get("headers", {}).get("customRequestHeaders", {}).get("Host") != wanted:
                 problems.append(f"{where}: {HOST_MIDDLEWARE}{name} must set Host: {wanted}")
-            if RATE_LIMIT_API not in route.middlewares:
-                problems.append(f"{where}: needs the middleware {RATE_LIMIT_API}")
+            limits = [m for m in route.middlewares if m in rate_limits]
+            if len(limits) != 1:
+                problems.append(f"{where}: needs exactly one rate-limit middleware, has {limits}")
     return problems
 
 
@@ -159,6 +188,9 @@ def check_routes(resources: list[Resource], routes: list[PublicRoute]) -> list[s
                 problems.append(f"{where}: ambiguous, equal-priority routes to {sorted(targets)}")
             elif found[0].services != (("Service", route.service),):
                 problems.append(f"{where}: reaches {found[0].services}, not {route.service}")
-            elif route.path.startswith("/api/auth") and RATE_LIMIT_AUTH not in found[0].middlewares:
-                problems.append(f"{where}: needs the middleware {RATE_LIMIT_AUTH}")
+            elif (route.path in CREDENTIAL_PATHS) != (
+                RATE_LIMIT_CREDENTIALS in found[0].middlewares
+            ):
+                wanted = "needs" if route.path in CREDENTIAL_PATHS else "must not have"
+                problems.append(f"{where}: {wanted} the middleware {RATE_LIMIT_CREDENTIALS}")
     return problems

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from deploy import ROOT
-from deploy.kustomize import Resource
+from deploy.manifests import Resource
 
 EXAMPLE_ENV = ROOT / "secrets.example.env"
 # Secret name -> {key in the Secret: variable in secrets.env}.

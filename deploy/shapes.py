@@ -13,7 +13,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from deploy.kustomize import Resource
+from deploy.manifests import Resource
 
 _STRING = {"type": "string"}
 _STRING_MAP = {"type": "object", "additionalProperties": _STRING}

@@ -31,7 +31,7 @@ import referencing.jsonschema
 from kubernetes_validate.utils import SchemaNotFoundError
 
 from deploy import ROOT, shapes
-from deploy.kustomize import Resource, describe
+from deploy.manifests import Resource, describe
 
 KUBERNETES_VERSION = "1.31"
 SCHEMAS_ENV = "K8S_SCHEMAS_DIR"

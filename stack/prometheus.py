@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from deploy import KNATIVE
-from deploy.kustomize import Resource, render
+from deploy.manifests import Resource
+from deploy.render import render
 from stack.processes import Process, answers
 from stack.selfhosted import AppSpec
 
@@ -101,14 +102,13 @@ def _pod(spec: AppSpec, instance: Instance, namespace: str) -> Pod:
         "serving.knative.dev/configuration": spec.service,
         "serving.knative.dev/revision": f"{spec.service}-00001",
     }
-    app_port = int(spec.annotations["dapr.io/app-port"])
     metrics_port = int(spec.annotations["dapr.io/metrics-port"])
     return Pod(
         instance.pod_name,
         namespace,
         spec.labels | knative,
         [
-            ContainerPort(spec.container, USER_PORT, app_port, f"127.0.0.1:{instance.ports.app}"),
+            ContainerPort(spec.container, USER_PORT, spec.port, f"127.0.0.1:{instance.ports.app}"),
             ContainerPort(
                 DAPR_CONTAINER,
                 DAPR_METRICS_PORT,

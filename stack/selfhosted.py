@@ -10,8 +10,7 @@ that nothing else changes):
    the same name, reading a JSON file the stack writes (no Kubernetes API here).
 2. Addresses: a cluster service name (`redis.todo.svc.cluster.local:6379`) becomes the
    loopback address where the stack runs that service.
-3. The sidecar Configuration loses its tracing exporter (there is no collector) and names the
-   sqlite name resolver, so no sidecar sends mDNS.
+3. The sidecar Configuration names the sqlite name resolver, so no sidecar sends mDNS.
 4. For the tests only, when asked: a shorter cron schedule and shorter Redis redelivery timers.
 """
 
@@ -26,7 +25,8 @@ from pathlib import Path
 
 import yaml
 
-from deploy.kustomize import Resource, render
+from deploy.manifests import Resource
+from deploy.render import render
 
 ROOT = Path(__file__).resolve().parent.parent
 OVERLAYS = {"redis": ROOT / "knative/overlays/local", "kafka": ROOT / "knative/overlays/oracle"}
@@ -59,6 +59,7 @@ class AppSpec:
     # What a pod of the Service shows Kubernetes' service discovery (stack/prometheus.py).
     service: str
     container: str
+    port: int  # the container's one port, which queue-proxy sends to
     labels: dict[str, str]
 
 
@@ -118,6 +119,7 @@ def app_spec(service: Resource) -> AppSpec:
         annotations={k: str(v) for k, v in annotations.items() if k.startswith("dapr.io/")},
         service=service["metadata"]["name"],
         container=container["name"],
+        port=int(container["ports"][0]["containerPort"]),
         labels={k: str(v) for k, v in template["metadata"].get("labels", {}).items()},
     )
 
@@ -171,7 +173,6 @@ def _loopback(value: str, addresses: Mapping[str, str]) -> str:
 def configuration(resource: Resource, name_resolution_db: Path) -> Resource:
     """The sidecar Configuration with difference 3 applied."""
     resource = copy.deepcopy(resource)
-    resource["spec"].pop("tracing", None)
     resource["spec"]["nameResolution"] = {
         "component": "sqlite",
         "configuration": {"connectionString": str(name_resolution_db)},

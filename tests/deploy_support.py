@@ -6,7 +6,8 @@ import copy
 import functools
 
 from deploy import KNATIVE, OVERLAYS, overlay_names
-from deploy.kustomize import Resource, render
+from deploy.manifests import Resource
+from deploy.render import render
 
 OVERLAYS_ALL = overlay_names()
 

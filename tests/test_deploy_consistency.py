@@ -3,6 +3,7 @@ delivery, topics, Secrets, settings, and the metric names in dashboards and aler
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,22 @@ def test_dashboard_and_alert_queries_name_metrics_the_code_exports() -> None:
     ):
         assert f"alert {alert}" in titles
     assert consistency.metric_names(queries, consistency.exported_metrics()) == []
+
+
+# Gauges the tick sets for the whole system, not for its own pod: during a rollout two pods
+# report the same value, and adding them up doubles it.
+SYSTEM_GAUGES = (
+    "todo_outbox_backlog",
+    "todo_outbox_oldest_unpublished_seconds",
+    "todo_tick_last_success_timestamp_seconds",
+)
+_SUMMED = re.compile(r"\bsum\s*(?:by\s*\([^)]*\)\s*)?\(\s*(" + "|".join(SYSTEM_GAUGES) + r")\b")
+
+
+def test_system_wide_gauges_are_never_added_across_pods() -> None:
+    queries = consistency.queries(monitoring(), DASHBOARD)
+    assert any(name in expr for _, expr in queries for name in SYSTEM_GAUGES)
+    assert [(where, expr) for where, expr in queries if _SUMMED.search(expr)] == []
 
 
 def test_a_metric_name_the_code_does_not_export_is_caught() -> None:

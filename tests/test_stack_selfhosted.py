@@ -66,11 +66,11 @@ def test_the_tests_may_shorten_the_schedule_and_redis_redelivery_only() -> None:
     }
 
 
-def test_the_sidecar_configuration_loses_its_exporter_and_resolves_names_without_mdns() -> None:
+def test_the_sidecar_configuration_resolves_names_without_mdns() -> None:
     manifests = selfhosted.load("redis")
     (deployed,) = manifests.configurations.values()
     local = selfhosted.configuration(deployed, Path("/run/stack/nr.db"))
-    assert differences(deployed, local) == {".spec.tracing", ".spec.nameResolution"}
+    assert differences(deployed, local) == {".spec.nameResolution"}
     assert local["spec"]["nameResolution"]["component"] == "sqlite"
 
 

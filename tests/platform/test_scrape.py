@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from deploy import KNATIVE
-from deploy.kustomize import render
+from deploy.render import render
 from stack.platform import PlatformStack
 from stack.prometheus import DAPR_METRICS_PORT, USER_PORT, rule_groups
 from tests.platform.conftest import Api, eventually
