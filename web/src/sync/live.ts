@@ -8,8 +8,8 @@ export interface LiveOptions {
   /** The access token, or null when the session is over. */
   token(): string | null;
   renewToken(): Promise<boolean>;
-  /** The sequence to resume after; 0 for none (then the stream starts from now). */
-  since(): number;
+  /** The sequence to resume after; null for none (then the stream starts from now). */
+  since(): number | null;
   /** A sync batch or one live event; `seq` is the newest the server has. */
   received(events: ChangeEvent[], seq: number): void;
   state(connection: Connection): void;
@@ -38,9 +38,15 @@ export class LiveSync {
     this.socket = null;
   }
 
-  /** Back online: try at once rather than at the next backoff step. */
+  /** The browser says the network is gone: a socket may not notice for a long while. */
+  offline(): void {
+    this.socket?.close(1000);
+  }
+
+  /** Back online: a new socket at once, resuming from the last sequence, rather than at the
+   * next backoff step or on a socket that may have lost messages while the network was
+   * gone (repeats are skipped by sequence). */
   reconnectNow(): void {
-    if (this.socket?.readyState === WebSocket.OPEN) return;
     this.retries = 0;
     clearTimeout(this.timer);
     this.connect();
@@ -53,11 +59,11 @@ export class LiveSync {
     const since = this.options.since();
     const url = new URL("/ws", location.href);
     url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
-    if (since > 0) url.searchParams.set("since", String(since));
+    if (since !== null) url.searchParams.set("since", String(since));
     const socket = new WebSocket(url, ["bearer", token]);
     this.socket?.close();
     this.socket = socket;
-    socket.onmessage = (message) => this.onMessage(socket, message);
+    socket.onmessage = (message) => this.socket === socket && this.onMessage(socket, message);
     socket.onclose = (event) => {
       if (this.socket !== socket) return;
       this.socket = null;

@@ -60,7 +60,9 @@ export class Workspace {
     this.live = new LiveSync({
       token: currentAccessToken,
       renewToken: refreshAccess,
-      since: () => this.store.getState().seq,
+      // Once listed, resume from the last applied sequence, 0 included: a new account's
+      // first events may still be on their way when the socket drops.
+      since: () => (this.listed ? this.store.getState().seq : null),
       received: (events, seq) => this.received(events, seq),
       state: (connection) => {
         this.connection.set(connection);
@@ -78,6 +80,7 @@ export class Workspace {
     this.store.subscribe(() => this.saveSoon());
     this.live.start();
     addEventListener("online", this.backOnline);
+    addEventListener("offline", this.wentOffline);
     void this.queue.flush();
     void this.countUnread();
   }
@@ -85,6 +88,7 @@ export class Workspace {
   stop(): void {
     this.live.stop();
     removeEventListener("online", this.backOnline);
+    removeEventListener("offline", this.wentOffline);
     clearTimeout(this.saveTimer);
   }
 
@@ -194,6 +198,8 @@ export class Workspace {
       path: `${taskPath(task)}/${verb}`,
     });
   }
+
+  private wentOffline = (): void => this.live.offline();
 
   private backOnline = async (): Promise<void> => {
     // Opened offline, the page has no access token yet.
