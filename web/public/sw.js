@@ -5,9 +5,18 @@
 const SHELL = "todo-shell-v1";
 
 self.addEventListener("install", (event) => {
-  event.waitUntil(caches.open(SHELL).then((cache) => cache.addAll(["/", "/icon.svg", "/manifest.webmanifest"])));
-  self.skipWaiting();
+  event.waitUntil(saveShell().then(() => self.skipWaiting()));
 });
+
+/** index.html and the hashed files it names, so the app opens with no network. */
+async function saveShell() {
+  const cache = await caches.open(SHELL);
+  const page = await fetch("/", { cache: "no-cache" });
+  const html = await page.clone().text();
+  const assets = [...html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((m) => m[1]);
+  await cache.addAll(["/icon.svg", "/manifest.webmanifest", ...assets]);
+  await cache.put("/", page);
+}
 
 self.addEventListener("activate", (event) => {
   event.waitUntil(

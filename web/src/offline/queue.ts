@@ -81,6 +81,7 @@ export class OfflineQueue {
   private async sendAll(): Promise<void> {
     for (;;) {
       const state = await this.load();
+      this.report(state);
       const head = state.changes[0];
       if (!head) return;
       const resolved = resolve(head, state.ids);
@@ -115,6 +116,11 @@ export class OfflineQueue {
 
   private async save(state: QueueState): Promise<void> {
     await this.storage.save(state);
+    this.report(state);
+  }
+
+  private report(state: QueueState): void {
+    if (state.changes.length === this.pending) return;
     this.pending = state.changes.length;
     for (const listener of this.listeners) listener(this.pending);
   }

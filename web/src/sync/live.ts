@@ -54,7 +54,11 @@ export class LiveSync {
 
   private connect(): void {
     const token = this.options.token();
-    if (this.stopped || !token) return;
+    if (this.stopped) return;
+    if (!token) {
+      this.options.state("offline"); // opened offline: no session to show yet
+      return;
+    }
     this.options.state("connecting");
     const since = this.options.since();
     const url = new URL("/ws", location.href);

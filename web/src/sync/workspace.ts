@@ -12,7 +12,6 @@ import { applyEvents, type ChangeEvent, mergeTasks, removeTask, restoreTask } fr
 
 const LOCAL = "local:";
 const PAGE = 200;
-const SAVE_DELAY_MS = 300;
 
 export type Listener<T> = (value: T) => void;
 
@@ -208,11 +207,14 @@ export class Workspace {
     void this.queue.flush();
   };
 
+  /** One write for the changes of one turn of the event loop: a page closed right after a
+   * change (offline, too) finds it on the device next time. */
   private saveSoon(): void {
-    clearTimeout(this.saveTimer);
+    if (this.saveTimer !== undefined) return;
     this.saveTimer = setTimeout(() => {
+      this.saveTimer = undefined;
       void set("tasks", snapshot(this.store.getState()), this.db);
-    }, SAVE_DELAY_MS);
+    });
   }
 }
 
