@@ -23,15 +23,26 @@ export function newEmail(): string {
   return `e2e-${crypto.randomUUID().slice(0, 8)}@example.com`;
 }
 
-export async function openApp(browser: Browser, width = 1280): Promise<{ context: BrowserContext; page: Page }> {
+export interface OpenApp {
+  context: BrowserContext;
+  page: Page;
+  /** What the browser refused under the Content-Security-Policy, as it logged it. */
+  blocked: string[];
+}
+
+export async function openApp(browser: Browser, width = 1280): Promise<OpenApp> {
   const context = await browser.newContext({
     baseURL: baseUrl(),
     viewport: { width, height: 900 },
     timezoneId: "Europe/Berlin",
   });
   const page = await context.newPage();
+  const blocked: string[] = [];
+  page.on("console", (message) => {
+    if (message.text().includes("Content Security Policy")) blocked.push(message.text());
+  });
   await page.goto("/");
-  return { context, page };
+  return { context, page, blocked };
 }
 
 export async function signUp(page: Page, email = newEmail()): Promise<string> {

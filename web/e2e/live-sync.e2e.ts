@@ -1,6 +1,6 @@
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, test } from "vitest";
-import { launch, openApp, quickAdd, row, signIn, signUp, withSdk } from "./app";
+import { api, apiLogin, launch, openApp, quickAdd, row, signIn, signUp, withSdk } from "./app";
 
 let browser: Browser;
 beforeAll(async () => {
@@ -43,4 +43,24 @@ test("after the socket drops, the page resumes with nothing missing or doubled",
   for (const title of ["Before the drop", "While away one", "While away two"]) {
     if ((await row(page, title).count()) !== 1) throw new Error(`${title} not shown exactly once`);
   }
+});
+
+test("the bell counts a reminder the moment it comes due", async () => {
+  const { page } = await openApp(browser);
+  const email = await signUp(page);
+  const token = await apiLogin(email);
+  const soon = new Date(Date.now() + 2000).toISOString();
+  const due = new Date(Date.now() + 3_600_000).toISOString();
+  await api(token, "POST", "/api/tasks", {
+    title: "Stretch",
+    due_at: due,
+    reminders: [{ remind_at: soon }],
+  });
+  // todo dev ticks every second here: the reminder becomes a notification, pushed live.
+  await page.getByTestId("unread").getByText("1", { exact: true }).waitFor({ timeout: 15_000 });
+  await page.getByRole("button", { name: "Notifications: 1 unread" }).click();
+  const list = page.getByRole("dialog", { name: "Notifications" });
+  await list.getByText("Stretch").waitFor();
+  await list.getByRole("button", { name: "Mark all read" }).click();
+  await page.getByTestId("unread").waitFor({ state: "detached" });
 });

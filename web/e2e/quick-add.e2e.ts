@@ -11,7 +11,7 @@ afterAll(() => browser?.close());
 const RENT = "Pay rent every month on the 1st at 9am #home !high";
 
 test("a new person quick-adds the rent, sees it parsed, completes it, and next month's appears", async () => {
-  const { page } = await openApp(browser);
+  const { page, blocked } = await openApp(browser);
   await signUp(page);
 
   await page.getByLabel("Add a task").fill(RENT);
@@ -47,6 +47,7 @@ test("a new person quick-adds the rent, sees it parsed, completes it, and next m
   expect([first.day, first.time, second.day, second.time]).toEqual(["1", "09:00", "1", "09:00"]);
   expect(second.month).toBe((first.month % 12) + 1);
   expect(await row(page, "Pay rent").count()).toBe(1); // the completed one is out of the open list
+  expect(blocked).toEqual([]); // the app needs nothing its Content-Security-Policy forbids
 });
 
 function inBerlin(iso: string) {

@@ -1,4 +1,5 @@
 import type { Task } from "../api/types";
+import { isLocal } from "../sync/workspace";
 import { absoluteDue, relativeDue } from "../time";
 
 interface Props {
@@ -50,7 +51,8 @@ export function TaskRow({ task, selected, now, timeZone, onSelect, onToggle, onE
           ))}
         </span>
       </div>
-      <button type="button" onClick={onEdit} aria-label={`Edit ${task.title}`}>
+      {/* A task added offline can be edited once the server has it. */}
+      <button type="button" onClick={onEdit} aria-label={`Edit ${task.title}`} disabled={isLocal(task)}>
         Edit
       </button>
       <button type="button" onClick={onRemove} aria-label={`Delete ${task.title}`}>

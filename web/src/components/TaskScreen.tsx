@@ -94,7 +94,7 @@ export function TaskScreen({ user, onUser, onSignOut }: Props) {
       <header>
         <h1>todo</h1>
         <ConnectionState workspace={workspace} />
-        <NotificationBell workspace={workspace} />
+        <NotificationBell workspace={workspace} timeZone={tz} />
         <TimeZoneSetting user={user} onChange={onUser} />
         <button type="button" onClick={() => setHelp(true)} aria-label="Keyboard shortcuts">
           ?

@@ -218,8 +218,13 @@ export class Workspace {
   }
 }
 
+/** A task added on this device that the server has not answered for yet. */
+export function isLocal(task: Task): boolean {
+  return task.id.startsWith(LOCAL);
+}
+
 function taskPath(task: Task): string {
-  const id = task.id.startsWith(LOCAL) ? localPath(task.id.slice(LOCAL.length)) : task.id;
+  const id = isLocal(task) ? localPath(task.id.slice(LOCAL.length)) : task.id;
   return `/api/tasks/${id}`;
 }
 
