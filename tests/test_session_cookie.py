@@ -123,3 +123,16 @@ async def test_the_sdks_body_tokens_work_as_before_and_set_no_cookie(
     assert "set-cookie" not in refreshed.headers
     assert refreshed.json()["refresh_token"]
     assert (await client.post("/api/auth/refresh", json={})).status_code == 422
+
+
+async def test_a_password_change_in_a_browser_renews_the_cookie_not_the_body(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    response = await client.post(
+        "/api/auth/password",
+        json={"current_password": PASSWORD, "new_password": "another long passphrase"},
+        headers={**alice.headers, **BROWSER},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["refresh_token"] is None
+    assert set_cookie(response)[COOKIE]["httponly"] is True

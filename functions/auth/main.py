@@ -151,6 +151,7 @@ async def logout(call: Call, body: RefreshRequest) -> Response:
     permission="tasks:write",
     body=PasswordChange,
     response=TokenPair,
+    headers=(session_cookie.HEADER,),
     answers=((403, "Wrong current_password, or the token lacks tasks:write"), 429),
 )
 async def change_password(call: Call, body: PasswordChange) -> Response:
@@ -158,7 +159,7 @@ async def change_password(call: Call, body: PasswordChange) -> Response:
     user, refresh = await accounts.change_password(
         rt.database, call.user, body, call.client_address, rt.clock.now(), rt.settings
     )
-    return json_response(_pair(user, refresh))
+    return _signed_in(call, _pair(user, refresh, session_cookie.wanted(call)), refresh)
 
 
 @api.get("/api/auth/me", summary="The signed-in account", permission="tasks:read", response=User)

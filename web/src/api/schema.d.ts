@@ -1523,7 +1523,10 @@ export interface operations {
     "auth.change_password": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description `cookie`: a browser's session. The refresh token travels in the HttpOnly, Secure, SameSite=Strict cookie `todo_refresh` (Path=/api/auth), never in a body; reading it also needs this header and, when sent, an Origin of this host. */
+                "X-Session"?: "cookie";
+            };
             path?: never;
             cookie?: never;
         };
