@@ -44,10 +44,12 @@ for (const [width, scheme] of [
 
     await page.getByLabel("Add a task").fill("");
     await row(page, "Pay rent").getByRole("button", { name: "Edit" }).click();
-    await page.getByRole("dialog", { name: "Edit task" }).getByText("Reminders").waitFor();
+    const edit = page.getByRole("dialog", { name: "Edit task" });
+    await edit.getByText("Reminders").waitFor();
     expect(await seriousViolations(page)).toEqual([]);
     await page.screenshot({ path: join(SCREENSHOTS, `edit-${width}.png`) });
     await page.keyboard.press("Escape");
+    await edit.waitFor({ state: "detached" });
 
     await page.keyboard.press("?");
     await page.getByRole("dialog", { name: "Keyboard shortcuts" }).waitFor();
@@ -75,8 +77,10 @@ test("the keyboard alone: q adds, j/k move, x completes, e edits, / searches", a
   await row(page, first).waitFor({ state: "detached" });
   await page.keyboard.press("j");
   await page.keyboard.press("e");
-  await page.getByRole("dialog", { name: "Edit task" }).waitFor();
+  const dialog = page.getByRole("dialog", { name: "Edit task" });
+  await dialog.waitFor();
   await page.keyboard.press("Escape");
+  await dialog.waitFor({ state: "detached" });
   await page.keyboard.press("/");
   await page.keyboard.type("zzz");
   await page.getByText("Nothing here.").waitFor();

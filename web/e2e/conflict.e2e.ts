@@ -43,6 +43,7 @@ test("an edit that crosses someone else's is shown (412), then kept or reloaded"
   await api<Task>(token, "PATCH", `/api/tasks/${id}`, { title: "Theirs again" });
   await dialog.getByRole("button", { name: "Save" }).click();
   await dialog.getByRole("button", { name: "Reload theirs" }).click();
+  await dialog.getByRole("alert").waitFor({ state: "detached" });
   expect(await dialog.getByLabel("Title").inputValue()).toBe("Theirs again");
   await dialog.getByRole("button", { name: "Cancel" }).click();
   await row(page, "Theirs again").waitFor();
