@@ -1,14 +1,10 @@
 import { useEffect, useState, useSyncExternalStore } from "react";
-import type { TaskState } from "./sync/taskState";
-import type { Watched, Workspace } from "./sync/workspace";
+import type { Watched } from "./sync/watched";
 
 export function useWatched<T>(watched: Watched<T>): T {
   return useSyncExternalStore(watched.subscribe, watched.get);
 }
 
-export function useTaskState(workspace: Workspace): TaskState {
-  return useSyncExternalStore(workspace.store.subscribe, workspace.store.getState);
-}
 
 /** The current time, renewed every minute, for relative due labels. */
 export function useNow(): Date {

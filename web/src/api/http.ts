@@ -34,8 +34,6 @@ export interface RequestOptions {
 
 export interface Answer<T> {
   data: T;
-  status: number;
-  headers: Headers;
 }
 
 export async function request<T>(
@@ -50,7 +48,7 @@ export async function request<T>(
   const text = await response.text();
   const data = text ? JSON.parse(text) : undefined;
   if (!response.ok) throw new ApiError(response.status, data ?? {});
-  return { data: data as T, status: response.status, headers: response.headers };
+  return { data: data as T };
 }
 
 function send(method: string, path: string, options: RequestOptions): Promise<Response> {

@@ -4,7 +4,6 @@ import type { components } from "./schema";
 type Schemas = components["schemas"];
 export type Task = Schemas["Task"];
 export type TaskPage = Schemas["TaskPage"];
-export type NewTask = Schemas["NewTask"];
 export type TaskPatch = Schemas["TaskPatch"];
 export type ParsedTask = Schemas["ParsedTask"];
 export type Part = Schemas["Part"];

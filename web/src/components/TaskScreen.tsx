@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { Task, User } from "../api/types";
-import { useNow, useShortcuts, useTaskState, useWatched } from "../hooks";
+import { useNow, useShortcuts, useWatched } from "../hooks";
 import { allTags, defaultFilters, visibleTasks } from "../sync/view";
 import { Workspace } from "../sync/workspace";
 import { ConnectionState } from "./ConnectionState";
@@ -21,7 +21,7 @@ interface Props {
 
 export function TaskScreen({ user, onUser, onSignOut }: Props) {
   const workspace = useWorkspace(user.id);
-  const state = useTaskState(workspace);
+  const state = useWatched(workspace.store);
   const refused = useWatched(workspace.refused);
   const now = useNow();
   const [filters, setFilters] = useState(defaultFilters);

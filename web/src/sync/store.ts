@@ -1,24 +1,16 @@
 // The one place the app keeps server state: a TaskState swapped whole on every change,
-// read by components through useTasks (useSyncExternalStore), saved for offline use.
+// read by components through useWatched (useSyncExternalStore), saved for offline use.
 import type { Task } from "../api/types";
 import { emptyState, type TaskState } from "./taskState";
+import { Watched } from "./watched";
 
-export class TaskStore {
-  private state: TaskState = emptyState;
-  private listeners = new Set<() => void>();
-
-  getState = (): TaskState => this.state;
-
-  subscribe = (listener: () => void): (() => void) => {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  };
+export class TaskStore extends Watched<TaskState> {
+  constructor() {
+    super(emptyState);
+  }
 
   update(change: (state: TaskState) => TaskState): void {
-    const next = change(this.state);
-    if (next === this.state) return;
-    this.state = next;
-    for (const listener of this.listeners) listener();
+    this.set(change(this.get()));
   }
 }
 

@@ -8,28 +8,11 @@ import type { NotificationPage, Task, TaskPage, TaskPatch } from "../api/types";
 import { localPath, OfflineQueue, type QueuedChange, type Sent } from "../offline/queue";
 import { type Connection, LiveSync } from "./live";
 import { fromSnapshot, snapshot, type Snapshot, TaskStore } from "./store";
+import { Watched } from "./watched";
 import { applyEvents, type ChangeEvent, mergeTasks, removeTask, restoreTask } from "./taskState";
 
 const LOCAL = "local:";
 const PAGE = 200;
-
-export type Listener<T> = (value: T) => void;
-
-/** A value components can watch (useWatched). */
-export class Watched<T> {
-  private listeners = new Set<() => void>();
-  constructor(private value: T) {}
-  get = (): T => this.value;
-  set(value: T): void {
-    if (Object.is(value, this.value)) return;
-    this.value = value;
-    for (const listener of this.listeners) listener();
-  }
-  subscribe = (listener: () => void): (() => void) => {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  };
-}
 
 export class Workspace {
   readonly store = new TaskStore();
@@ -61,7 +44,7 @@ export class Workspace {
       renewToken: refreshAccess,
       // Once listed, resume from the last applied sequence, 0 included: a new account's
       // first events may still be on their way when the socket drops.
-      since: () => (this.listed ? this.store.getState().seq : null),
+      since: () => (this.listed ? this.store.get().seq : null),
       received: (events, seq) => this.received(events, seq),
       state: (connection) => {
         this.connection.set(connection);
@@ -213,7 +196,7 @@ export class Workspace {
     if (this.saveTimer !== undefined) return;
     this.saveTimer = setTimeout(() => {
       this.saveTimer = undefined;
-      void set("tasks", snapshot(this.store.getState()), this.db);
+      void set("tasks", snapshot(this.store.get()), this.db);
     });
   }
 }
