@@ -94,9 +94,10 @@ async def test_refresh_by_cookie_needs_the_header_and_this_origin(
     assert (await browser_refresh(client, token)).status_code == 200
 
 
-async def test_refresh_without_the_cookie_is_401(client: httpx.AsyncClient) -> None:
-    response = await client.post("/api/auth/refresh", json={}, headers=BROWSER)
-    assert response.status_code == 401
+async def test_refresh_or_logout_without_the_cookie_is_401(client: httpx.AsyncClient) -> None:
+    for route in ("/api/auth/refresh", "/api/auth/logout"):
+        response = await client.post(route, json={}, headers=BROWSER)
+        assert response.status_code == 401
 
 
 async def test_logout_by_cookie_ends_the_session_and_clears_the_cookie(

@@ -35,17 +35,13 @@ def wanted(call: Call) -> bool:
 
 
 def token(call: Call) -> str:
-    """The refresh token from the cookie, for a request that `wanted` it."""
-    value = read(call)
-    if value is None:
+    """The refresh token from the cookie, for a request that `wanted` it, from a page of
+    this origin."""
+    _check_origin(call)
+    value = call.request.cookies.get(NAME)
+    if not value:
         raise NotAuthenticated("no session cookie: sign in again")
     return value
-
-
-def read(call: Call) -> str | None:
-    """The cookie's refresh token, if the request came from a page of this origin."""
-    _check_origin(call)
-    return call.request.cookies.get(NAME) or None
 
 
 def set_on(response: Response, refresh_token: str, max_age: int) -> None:

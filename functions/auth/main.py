@@ -33,6 +33,7 @@ SIGNED_OUT = (
 )
 
 CROSS_ORIGIN = "X-Session: cookie from a page of another origin"
+NO_COOKIE = "X-Session: cookie without the session cookie: no session to end"
 
 
 def _pair(user: User, refresh: sessions.Refresh, cookie: bool = False) -> TokenPair:
@@ -130,18 +131,16 @@ async def refresh(call: Call, body: RefreshRequest) -> Response:
     body=RefreshRequest,
     status=204,
     headers=(session_cookie.HEADER,),
-    answers=((403, CROSS_ORIGIN),),
+    answers=((401, NO_COOKIE), (403, CROSS_ORIGIN)),
 )
 async def logout(call: Call, body: RefreshRequest) -> Response:
     rt = runtime()
+    cookie = session_cookie.wanted(call)
+    given = session_cookie.token(call) if cookie else _body_token(body)
+    await sessions.end(rt.database, given, rt.clock.now())
     response = Response(status_code=204)
-    if session_cookie.wanted(call):
+    if cookie:
         session_cookie.clear_on(response)
-        given = session_cookie.read(call)
-    else:
-        given = _body_token(body)
-    if given:
-        await sessions.end(rt.database, given, rt.clock.now())
     return response
 
 

@@ -1173,6 +1173,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description X-Session: cookie without the session cookie: no session to end */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description X-Session: cookie from a page of another origin */
             403: {
                 headers: {
