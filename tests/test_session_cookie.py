@@ -137,3 +137,15 @@ async def test_a_password_change_in_a_browser_renews_the_cookie_not_the_body(
     assert response.status_code == 200, response.text
     assert response.json()["refresh_token"] is None
     assert set_cookie(response)[COOKIE]["httponly"] is True
+
+
+async def test_another_value_of_the_header_is_a_mistake_not_body_mode(
+    client: httpx.AsyncClient, alice: Account
+) -> None:
+    response = await client.post(
+        "/api/auth/login",
+        json={"email": alice.email, "password": PASSWORD},
+        headers={"x-session": "Cookie "},
+    )
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == ["X-Session"]

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from starlette.responses import Response
 
-from todo.errors import Forbidden, NotAuthenticated
+from todo.errors import Forbidden, InvalidInput, NotAuthenticated
 from todo.web import Call
 
 HEADER = "X-Session"
@@ -30,8 +30,14 @@ PATH = "/api/auth"
 
 
 def wanted(call: Call) -> bool:
-    """Whether the caller asked for the cookie session."""
-    return (call.header(HEADER) or "").strip().lower() == MODE
+    """Whether the caller asked for the cookie session; another value of the header is a
+    mistake worth saying (422), not a silent fall back to body tokens."""
+    value = call.header(HEADER)
+    if value is None:
+        return False
+    if value != MODE:
+        raise InvalidInput.single(HEADER, f"must be {MODE!r}, or left out")
+    return True
 
 
 def token(call: Call) -> str:
