@@ -38,6 +38,15 @@ describe("the task state", () => {
     expect(state.tasks.size).toBe(0);
   });
 
+  it("replaces a task added on this device by the server's, answer or event first", () => {
+    const standIn = task("local:abc", 0, { title: "Buy milk" });
+    const saved = task("srv-1", 1, { title: "Buy milk", metadata: { local_id: "abc" } });
+    const state = mergeTasks(mergeTasks(emptyState, [standIn]), [saved]);
+    expect([...state.tasks.keys()]).toEqual(["srv-1"]);
+    const byEvent = applyEvents(mergeTasks(emptyState, [standIn]), [event(1, "task.created", saved)]);
+    expect([...byEvent.tasks.keys()]).toEqual(["srv-1"]);
+  });
+
   it("removes a task", () => {
     expect(removeTask(mergeTasks(emptyState, [task("a")]), "a").tasks.size).toBe(0);
   });

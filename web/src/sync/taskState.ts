@@ -23,7 +23,12 @@ export const emptyState: TaskState = { tasks: new Map(), deleted: new Set(), seq
 
 const TASK_EVENTS = new Set(["task.created", "task.updated", "task.completed", "task.deleted"]);
 
-/** Tasks as an answer or a page holds them: a newer version wins, an older one is dropped. */
+/** The id a task added on this device has until the server's answer or event names it. */
+export const LOCAL_PREFIX = "local:";
+
+/** Tasks as an answer or a page holds them: a newer version wins, an older one is dropped.
+ * A task created from this device carries its local id in `metadata.local_id`, so its
+ * stand-in goes whichever arrives first, the answer or the event. */
 export function mergeTasks(state: TaskState, tasks: readonly Task[]): TaskState {
   let next: Map<string, Task> | null = null;
   for (const task of tasks) {
@@ -31,6 +36,8 @@ export function mergeTasks(state: TaskState, tasks: readonly Task[]): TaskState 
     if (state.deleted.has(task.id) || (known && known.version > task.version)) continue;
     next ??= new Map(state.tasks);
     next.set(task.id, task);
+    const localId = task.metadata.local_id;
+    if (typeof localId === "string") next.delete(`${LOCAL_PREFIX}${localId}`);
   }
   return next ? { ...state, tasks: next } : state;
 }

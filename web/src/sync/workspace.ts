@@ -9,9 +9,15 @@ import { localPath, OfflineQueue, type QueuedChange, type Sent } from "../offlin
 import { type Connection, LiveSync } from "./live";
 import { fromSnapshot, snapshot, type Snapshot, TaskStore } from "./store";
 import { Watched } from "./watched";
-import { applyEvents, type ChangeEvent, mergeTasks, removeTask, restoreTask } from "./taskState";
+import {
+  applyEvents,
+  type ChangeEvent,
+  LOCAL_PREFIX,
+  mergeTasks,
+  removeTask,
+  restoreTask,
+} from "./taskState";
 
-const LOCAL = "local:";
 const PAGE = 200;
 
 export class Workspace {
@@ -32,7 +38,7 @@ export class Workspace {
       { load: () => get("outbox", this.db), save: (state) => set("outbox", state, this.db) },
       {
         send,
-        applied: (change, data) => this.applied(change, data),
+        applied: (_change, data) => this.applied(data),
         refused: (_change, status) =>
           this.refused.set(`The server refused a change (${status || "its task is gone"}).`),
         exclusive: (lock, work) => withLock(`${lock}-${userId}`, work),
@@ -78,12 +84,12 @@ export class Workspace {
 
   add(text: string): void {
     const localId = crypto.randomUUID();
-    this.store.update((s) => mergeTasks(s, [placeholder(`${LOCAL}${localId}`, text)]));
+    this.store.update((s) => mergeTasks(s, [placeholder(`${LOCAL_PREFIX}${localId}`, text)]));
     void this.queue.enqueue({
       key: crypto.randomUUID(),
       method: "POST",
       path: "/api/tasks",
-      body: { text },
+      body: { text, metadata: { local_id: localId } },
       localId,
     });
   }
@@ -164,12 +170,9 @@ export class Workspace {
     }
   }
 
-  private applied(change: QueuedChange, data: unknown): void {
+  private applied(data: unknown): void {
     const task = data as Task | undefined;
-    this.store.update((s) => {
-      const placed = change.localId ? removeTask(s, `${LOCAL}${change.localId}`) : s;
-      return task?.id ? mergeTasks(placed, [task]) : placed;
-    });
+    if (task?.id) this.store.update((s) => mergeTasks(s, [task]));
   }
 
   private setStatus(task: Task, status: Task["status"], verb: string): void {
@@ -203,11 +206,11 @@ export class Workspace {
 
 /** A task added on this device that the server has not answered for yet. */
 export function isLocal(task: Task): boolean {
-  return task.id.startsWith(LOCAL);
+  return task.id.startsWith(LOCAL_PREFIX);
 }
 
 function taskPath(task: Task): string {
-  const id = isLocal(task) ? localPath(task.id.slice(LOCAL.length)) : task.id;
+  const id = isLocal(task) ? localPath(task.id.slice(LOCAL_PREFIX.length)) : task.id;
   return `/api/tasks/${id}`;
 }
 
