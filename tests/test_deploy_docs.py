@@ -29,7 +29,10 @@ def test_every_repository_path_the_guide_names_exists() -> None:
 def test_the_readme_links_the_guide_and_keeps_its_quickstart() -> None:
     readme = (ROOT / "README.md").read_text()
     assert "(docs/deploy.md)" in readme
-    assert ".venv/bin/pip install -e '.[local]' && .venv/bin/todo dev" in readme
+    assert (
+        ".venv/bin/pip install -e '.[local]' && (cd web && npm ci && npm run build) && "
+        ".venv/bin/todo dev" in readme
+    )
     assert ".venv/bin/pip install -e '.[dev]' && .venv/bin/task test" in readme
 
 

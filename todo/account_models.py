@@ -49,7 +49,11 @@ class Login(Input):
 
 
 class RefreshRequest(Input):
-    refresh_token: RefreshTokenText = Field(description="The refresh token as issued.")
+    refresh_token: RefreshTokenText | None = Field(
+        None,
+        description="The refresh token as issued; left out by a browser that sends "
+        "`X-Session: cookie`, whose token is in its cookie.",
+    )
 
 
 class PasswordChange(Input):
@@ -81,8 +85,10 @@ class TokenPair(Output):
     access_token: str
     token_type: Literal["Bearer"] = "Bearer"
     expires_in: int = Field(description="Seconds until the access token expires.")
-    refresh_token: str = Field(
-        description="Single use: exchange it at /api/auth/refresh for the next pair."
+    refresh_token: str | None = Field(
+        None,
+        description="Single use: exchange it at /api/auth/refresh for the next pair. "
+        "Null for a browser that sent `X-Session: cookie`: it is in the HttpOnly cookie.",
     )
     refresh_expires_in: int = Field(description="Seconds until the refresh token expires.")
 

@@ -36,6 +36,12 @@ HEADER_PARAMETERS: dict[str, dict[str, Any]] = {
         "nothing new (per user). A CloudEvent's id plays this part.",
         "schema": {"type": "string", "pattern": "^[^\\x00-\\x1f\\x7f]{1,255}$"},
     },
+    "X-Session": {
+        "description": "`cookie`: a browser's session. The refresh token travels in the "
+        "HttpOnly, Secure, SameSite=Strict cookie `todo_refresh` (Path=/api/auth), never in "
+        "a body; reading it also needs this header and, when sent, an Origin of this host.",
+        "schema": {"type": "string", "enum": ["cookie"]},
+    },
 }
 
 # Statuses a route declares beyond those its shape implies (see Route.answers).

@@ -37,6 +37,7 @@ from todo.runtime import runtime
 from todo.settings import Origin
 from todo.web import BUILTIN_ROUTES, FunctionApi
 from todo_cli.config import DEFAULT_SERVER
+from todo_cli.web_app import BUILD_HINT, WebApp
 
 log = logging.getLogger(__name__)
 
@@ -150,11 +151,14 @@ def bulk_envelope(cloudevent: dict[str, Any]) -> dict[str, Any]:
 class Stack:
     """The functions, routed by path like the ingress, and wired to the local bus."""
 
-    def __init__(self, names: Sequence[str] = functions.FUNCTIONS) -> None:
+    def __init__(
+        self, names: Sequence[str] = functions.FUNCTIONS, web: WebApp | None = None
+    ) -> None:
         from realtime.app import create_app
 
         self.functions = {name: load_function(name) for name in names}
         self.realtime = create_app()
+        self.web = web or WebApp()
         # The ingress's routes: every function's public ones. The probes and metrics every
         # function serves are answered for the process by any one of them.
         self.router: Router[ASGIApp] = Router(
@@ -207,6 +211,9 @@ class Stack:
         try:
             app, _ = self.router.match(scope["method"], scope["path"])
         except TodoError as exc:
+            if self.web.serves(scope["method"], scope["path"]):
+                await self.web(scope, receive, send)
+                return
             await problem_response(exc, instance=scope["path"])(scope, receive, send)
             return
         await app(scope, receive, send)
@@ -302,7 +309,7 @@ def own_origins(host: str, port: int) -> tuple[Origin, ...]:
     return tuple(Origin(f"http://{name}:{port}") for name in names)
 
 
-def banner(url: str, database: str, tick_interval: float) -> str:
+def banner(url: str, database: str, tick_interval: float, web_built: bool = True) -> str:
     register = (
         f"curl -s -X POST {url}/api/auth/register -H 'content-type: application/json' "
         '-d \'{"email": "you@example.com", "password": "a long passphrase"}\''
@@ -311,6 +318,7 @@ def banner(url: str, database: str, tick_interval: float) -> str:
     return "\n".join(
         [
             f"todo dev is serving every function at {url}",
+            f"  web app:   {url}/" if web_built else f"  web app:   {BUILD_HINT}",
             f"  log in:    todo register{server}   (a new account; `todo login{server}` after)",
             '             then: todo add "Pay rent friday 9am #home !high", todo ls, todo watch',
             f"  database:  {database}",

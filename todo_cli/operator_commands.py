@@ -95,7 +95,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         stack.wire(bus)
         stack.tick_interval = args.tick_interval
         base = f"http://{args.host}:{args.port}"
-        print(dev.banner(base, description, args.tick_interval), flush=True)
+        print(dev.banner(base, description, args.tick_interval, stack.web.built), flush=True)
         uvicorn.run(
             stack,
             host=args.host,

@@ -6,7 +6,7 @@ import functions_framework.aio
 from starlette.requests import Request
 from starlette.responses import Response
 
-from todo import account_deletion, accounts, sessions
+from todo import account_deletion, accounts, session_cookie, sessions
 from todo.account_models import (
     AccountDeletion,
     Login,
@@ -18,31 +18,50 @@ from todo.account_models import (
     User,
     UserPatch,
 )
+from todo.errors import InvalidInput
 from todo.runtime import runtime
 from todo.tokens import check_config, issue_token
 from todo.web import Call, FunctionApi, json_response
 
 api = FunctionApi("auth")
 
-# A browser client will hold the refresh token in an HttpOnly cookie scoped to /api/auth:
-# then these routes take it from the cookie when the body has no refresh_token. Making a
-# required field optional breaks no client, so the body requires it until then.
+# A browser asks for its refresh token in an HttpOnly cookie with `X-Session: cookie`
+# (todo/session_cookie.py); the SDK and the command line send and get it in bodies.
 SIGNED_OUT = (
     "Unknown, expired or revoked refresh token; /problems/refresh-token-reused when it was "
     "used already, which revokes its session"
 )
 
+CROSS_ORIGIN = "X-Session: cookie from a page of another origin"
+NO_COOKIE = "X-Session: cookie without the session cookie: no session to end"
 
-def _pair(user: User, refresh: sessions.Refresh) -> TokenPair:
+
+def _pair(user: User, refresh: sessions.Refresh, cookie: bool = False) -> TokenPair:
     rt = runtime()
     now = rt.clock.now()
     token = issue_token(rt.settings, user.id, user.roles, user.permissions, now, refresh.session_id)
     return TokenPair(
         access_token=token,
         expires_in=rt.settings.jwt_ttl_seconds,
-        refresh_token=refresh.token,
+        refresh_token=None if cookie else refresh.token,
         refresh_expires_in=int((refresh.expires_at - now).total_seconds()),
     )
+
+
+def _signed_in(
+    call: Call, pair: TokenPair, refresh: sessions.Refresh, status: int = 200, **headers: str
+) -> Response:
+    """The pair as JSON; for a browser session, its refresh token in the cookie instead."""
+    response = json_response(pair, status, headers)
+    if session_cookie.wanted(call):
+        session_cookie.set_on(response, refresh.token, pair.refresh_expires_in)
+    return response
+
+
+def _body_token(body: RefreshRequest) -> str:
+    if body.refresh_token is None:
+        raise InvalidInput.single("refresh_token", "is required without X-Session: cookie")
+    return body.refresh_token
 
 
 @api.post(
@@ -52,6 +71,7 @@ def _pair(user: User, refresh: sessions.Refresh) -> TokenPair:
     body=Register,
     response=Registered,
     status=201,
+    headers=(session_cookie.HEADER,),
     answers=(409,),
 )
 async def register(call: Call, body: Register) -> Response:
@@ -61,10 +81,9 @@ async def register(call: Call, body: Register) -> Response:
     async with rt.database.transaction() as conn:
         user = await accounts.register(conn, body, now)
         refresh = await sessions.start(conn, user.id, now, rt.settings)
-    pair = _pair(user, refresh)
-    return json_response(
-        Registered(user=user, **pair.model_dump()), 201, {"Location": "/api/auth/me"}
-    )
+    pair = _pair(user, refresh, session_cookie.wanted(call))
+    registered = Registered(user=user, **pair.model_dump())
+    return _signed_in(call, registered, refresh, 201, Location="/api/auth/me")
 
 
 @api.post(
@@ -73,6 +92,7 @@ async def register(call: Call, body: Register) -> Response:
     public=True,
     body=Login,
     response=TokenPair,
+    headers=(session_cookie.HEADER,),
     answers=(401, 429),
 )
 async def login(call: Call, body: Login) -> Response:
@@ -82,7 +102,7 @@ async def login(call: Call, body: Login) -> Response:
     )
     async with rt.database.transaction() as conn:
         refresh = await sessions.start(conn, user.id, rt.clock.now(), rt.settings)
-    return json_response(_pair(user, refresh))
+    return _signed_in(call, _pair(user, refresh, session_cookie.wanted(call)), refresh)
 
 
 @api.post(
@@ -91,14 +111,17 @@ async def login(call: Call, body: Login) -> Response:
     public=True,
     body=RefreshRequest,
     response=TokenPair,
-    answers=((401, SIGNED_OUT),),
+    headers=(session_cookie.HEADER,),
+    answers=((401, SIGNED_OUT), (403, CROSS_ORIGIN)),
 )
 async def refresh(call: Call, body: RefreshRequest) -> Response:
     rt = runtime()
-    rotated = await sessions.rotate(rt.database, body.refresh_token, rt.clock.now(), rt.settings)
+    given = session_cookie.token(call) if session_cookie.wanted(call) else _body_token(body)
+    rotated = await sessions.rotate(rt.database, given, rt.clock.now(), rt.settings)
     async with rt.database.transaction() as conn:
         user = await accounts.get_user(conn, rotated.user_id)
-    return json_response(_pair(user, rotated.refresh))
+    pair = _pair(user, rotated.refresh, session_cookie.wanted(call))
+    return _signed_in(call, pair, rotated.refresh)
 
 
 @api.post(
@@ -107,11 +130,18 @@ async def refresh(call: Call, body: RefreshRequest) -> Response:
     public=True,
     body=RefreshRequest,
     status=204,
+    headers=(session_cookie.HEADER,),
+    answers=((401, NO_COOKIE), (403, CROSS_ORIGIN)),
 )
 async def logout(call: Call, body: RefreshRequest) -> Response:
     rt = runtime()
-    await sessions.end(rt.database, body.refresh_token, rt.clock.now())
-    return Response(status_code=204)
+    cookie = session_cookie.wanted(call)
+    given = session_cookie.token(call) if cookie else _body_token(body)
+    await sessions.end(rt.database, given, rt.clock.now())
+    response = Response(status_code=204)
+    if cookie:
+        session_cookie.clear_on(response)
+    return response
 
 
 @api.post(
@@ -120,6 +150,7 @@ async def logout(call: Call, body: RefreshRequest) -> Response:
     permission="tasks:write",
     body=PasswordChange,
     response=TokenPair,
+    headers=(session_cookie.HEADER,),
     answers=((403, "Wrong current_password, or the token lacks tasks:write"), 429),
 )
 async def change_password(call: Call, body: PasswordChange) -> Response:
@@ -127,7 +158,7 @@ async def change_password(call: Call, body: PasswordChange) -> Response:
     user, refresh = await accounts.change_password(
         rt.database, call.user, body, call.client_address, rt.clock.now(), rt.settings
     )
-    return json_response(_pair(user, refresh))
+    return _signed_in(call, _pair(user, refresh, session_cookie.wanted(call)), refresh)
 
 
 @api.get("/api/auth/me", summary="The signed-in account", permission="tasks:read", response=User)

@@ -90,8 +90,8 @@ class User:
 class TokenPair:
     access_token: str
     expires_in: int
-    refresh_token: str
     refresh_expires_in: int
+    refresh_token: str | None = None
     token_type: Literal["Bearer"] = "Bearer"
 
 

@@ -1,0 +1,63 @@
+import type { Task } from "../api/types";
+import { isLocal } from "../sync/workspace";
+import { absoluteDue, relativeDue } from "../time";
+
+interface Props {
+  task: Task;
+  selected: boolean;
+  now: Date;
+  timeZone: string;
+  onSelect: () => void;
+  onToggle: () => void;
+  onEdit: () => void;
+  onRemove: () => void;
+}
+
+export function TaskRow({ task, selected, now, timeZone, onSelect, onToggle, onEdit, onRemove }: Props) {
+  const done = task.status === "completed";
+  const overdue = !done && task.due_at !== null && new Date(task.due_at) < now;
+  return (
+    <li
+      className={`task${selected ? " selected" : ""}${done ? " done" : ""}`}
+      aria-current={selected || undefined}
+      data-testid="task"
+      data-task-id={task.id}
+      onClick={onSelect}
+    >
+      <input
+        type="checkbox"
+        checked={done}
+        onChange={onToggle}
+        aria-label={`${done ? "Reopen" : "Complete"} ${task.title}`}
+      />
+      <div className="task-main">
+        <span className="title">{task.title}</span>
+        <span className="meta">
+          {task.due_at && (
+            <time
+              dateTime={task.due_at}
+              title={absoluteDue(task.due_at, timeZone)}
+              className={overdue ? "overdue" : undefined}
+            >
+              {relativeDue(task.due_at, now, timeZone)}
+            </time>
+          )}
+          {task.priority !== "medium" && <span className={`priority ${task.priority}`}>!{task.priority}</span>}
+          {task.recurrence && <span title={task.recurrence.rrule}>repeats</span>}
+          {task.tags.map((tag) => (
+            <span key={tag} className="tag">
+              #{tag}
+            </span>
+          ))}
+        </span>
+      </div>
+      {/* A task added offline can be edited once the server has it. */}
+      <button type="button" onClick={onEdit} aria-label={`Edit ${task.title}`} disabled={isLocal(task)}>
+        Edit
+      </button>
+      <button type="button" onClick={onRemove} aria-label={`Delete ${task.title}`}>
+        Delete
+      </button>
+    </li>
+  );
+}

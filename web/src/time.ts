@@ -1,0 +1,63 @@
+// Due dates in the user's time zone, with a relative label ("today 09:00", "in 3 days").
+
+const DAY_MS = 86_400_000;
+
+/** The calendar day of `at` in `timeZone`, as YYYY-MM-DD. */
+export function dayIn(at: Date, timeZone: string): string {
+  return new Intl.DateTimeFormat("en-CA", { timeZone, dateStyle: "short" }).format(at);
+}
+
+/** Whole days from the day of `now` to the day of `at`, both in `timeZone`. */
+export function daysBetween(now: Date, at: Date, timeZone: string): number {
+  return Math.round((Date.parse(dayIn(at, timeZone)) - Date.parse(dayIn(now, timeZone))) / DAY_MS);
+}
+
+export function clockTime(at: Date, timeZone: string): string {
+  return new Intl.DateTimeFormat("en-GB", { timeZone, timeStyle: "short" }).format(at);
+}
+
+export function relativeDue(due: string, now: Date, timeZone: string): string {
+  const at = new Date(due);
+  const days = daysBetween(now, at, timeZone);
+  const time = clockTime(at, timeZone);
+  if (days === 0) return `today ${time}`;
+  if (days === 1) return `tomorrow ${time}`;
+  if (days === -1) return `yesterday ${time}`;
+  const phrase = new Intl.RelativeTimeFormat("en", { numeric: "auto" });
+  if (Math.abs(days) < 14) return phrase.format(days, "day");
+  return new Intl.DateTimeFormat("en-GB", { timeZone, dateStyle: "medium" }).format(at);
+}
+
+export function absoluteDue(due: string, timeZone: string): string {
+  return new Intl.DateTimeFormat("en-GB", {
+    timeZone,
+    dateStyle: "full",
+    timeStyle: "short",
+  }).format(new Date(due));
+}
+
+/** A datetime-local input's value for `iso` in `timeZone`. */
+export function toLocalInput(iso: string, timeZone: string): string {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat("en-GB", {
+      timeZone,
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      hourCycle: "h23",
+    })
+      .formatToParts(new Date(iso))
+      .map((p) => [p.type, p.value]),
+  );
+  return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}`;
+}
+
+/** The instant a datetime-local value names in `timeZone`, as RFC 3339 in UTC. */
+export function fromLocalInput(value: string, timeZone: string): string {
+  const asUtc = Date.parse(`${value}:00Z`);
+  // The zone's offset at that wall time: format the guess back and correct by the drift.
+  const drift = Date.parse(`${toLocalInput(new Date(asUtc).toISOString(), timeZone)}:00Z`) - asUtc;
+  return new Date(asUtc - drift).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
