@@ -10,7 +10,6 @@ log file. A TEST_DATABASE_URL server's log is out of reach: the test is skipped 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -20,30 +19,14 @@ import httpx
 import pytest
 
 from tests.conftest import Account, settle
+from tests.postgres_log import StatementLog
 from todo.clock import ManualClock
 from todo.runtime import Runtime
 from todo_cli.dev import Stack
 
-STATEMENT = re.compile(r"LOG:  (statement|execute [^:]*):")
-
-
-class ServerLog:
-    """The server's statements, read through an admin session on another database (whose
-    own statements are not logged)."""
-
-    def __init__(self, admin: asyncpg.Connection) -> None:
-        self._admin = admin
-        self._read = 0
-
-    async def new_statements(self) -> list[str]:
-        text: str = await self._admin.fetchval("select pg_read_file('log')")
-        fresh, self._read = text[self._read :], len(text)
-        entries = re.split(r"\n(?=\d{4}-\d\d-\d\d )", fresh)
-        return [entry for entry in entries if STATEMENT.search(entry)]
-
 
 @pytest.fixture
-async def server_log(server_url: str, rt: Runtime) -> AsyncIterator[ServerLog]:
+async def server_log(server_url: str, rt: Runtime) -> AsyncIterator[StatementLog]:
     admin = await asyncpg.connect(server_url)
     name = urlsplit(rt.database.url).path.lstrip("/")
     try:
@@ -53,8 +36,9 @@ async def server_log(server_url: str, rt: Runtime) -> AsyncIterator[ServerLog]:
             pytest.skip(f"the server's log cannot be read here: {exc}")
         await admin.execute(f"alter database \"{name}\" set log_statement = 'all'")
         await rt.database.close()  # the pool's next sessions log their statements
-        log = ServerLog(admin)
-        await log.new_statements()
+        # Read through a session on another database, whose statements are not logged.
+        log = StatementLog(admin)
+        await log.statements()
         yield log
     finally:
         await admin.execute(f'alter database "{name}" reset log_statement')
@@ -68,7 +52,7 @@ async def test_ten_idle_minutes_send_postgres_nothing_and_the_reminder_comes_in_
     clock: ManualClock,
     stack: Stack,
     rt: Runtime,
-    server_log: ServerLog,
+    server_log: StatementLog,
 ) -> None:
     start = clock.now()
     created = await client.post(
@@ -85,7 +69,7 @@ async def test_ten_idle_minutes_send_postgres_nothing_and_the_reminder_comes_in_
     first = json.loads((await stack.tick())[1])
     assert first["looked"]  # a fresh tick knows nothing yet and looks once
     await settle(rt)
-    await server_log.new_statements()
+    await server_log.statements()
 
     looked, statements = [], []
     for _minute in range(1, 11):
@@ -96,7 +80,7 @@ async def test_ten_idle_minutes_send_postgres_nothing_and_the_reminder_comes_in_
         assert (await client.get("/health")).status_code == 200
         await settle(rt)
         looked.append(json.loads(body)["looked"])
-        statements.append(await server_log.new_statements())
+        statements.append(await server_log.statements())
 
     assert looked == [False] * 6 + [True] + [False] * 3
     assert [bool(s) for s in statements] == [False] * 6 + [True] + [False] * 3, statements[7:]

@@ -9,7 +9,6 @@ every session by ALTER SYSTEM and a reload); the test's own session is left out.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -18,30 +17,14 @@ import pytest
 
 from stack.platform import PlatformStack
 from tests.platform.conftest import Api, eventually
+from tests.postgres_log import StatementLog
 
-STATEMENT = re.compile(r"\[(\d+)\] LOG:  (statement|execute [^:]*):")
 # What earlier tests set going ends first: a poison event's retries, Redis redelivering a
 # message whose delivery outlasted the (shortened, 5 s) processing timeout.
 SETTLED_SECONDS = 10.0
 
 
-class ServerLog:
-    def __init__(self, db: asyncpg.Connection, own_pid: int) -> None:
-        self._db = db
-        self._own_pid = own_pid
-        self._read = 0
-
-    async def statements(self) -> list[str]:
-        """Statements logged since the last call, by any session but the test's."""
-        text: str = await self._db.fetchval("select pg_read_file('log')")
-        fresh, self._read = text[self._read :], len(text)
-        entries = re.split(r"\n(?=\d{4}-\d\d-\d\d )", fresh)
-        return [
-            entry
-            for entry in entries
-            if (found := STATEMENT.search(entry)) and int(found[1]) != self._own_pid
-        ]
-
+class ServerLog(StatementLog):
     async def quiet(self, seconds: float, within: float = 180.0) -> None:
         """Wait until `seconds` pass with no statement."""
         loop = asyncio.get_running_loop()
@@ -59,7 +42,7 @@ async def server_log(db: asyncpg.Connection) -> AsyncIterator[ServerLog]:
     await db.execute("alter system set log_statement = 'all'")
     await db.execute("select pg_reload_conf()")
     try:
-        yield ServerLog(db, await db.fetchval("select pg_backend_pid()"))
+        yield ServerLog(db, ignore_pid=await db.fetchval("select pg_backend_pid()"))
     finally:
         await db.execute("alter system reset log_statement")
         await db.execute("select pg_reload_conf()")
