@@ -7,6 +7,16 @@
 # (Oracle's Ampere A1 nodes are arm64). Every runtime dependency ships manylinux wheels for
 # both, so no compiler is needed in either stage.
 ARG PYTHON_VERSION=3.12
+ARG NODE_VERSION=22
+
+# The web app (web/dist), which realtime serves at / (todo/web_app.py). Static files, the
+# same on every architecture: built once, on the builder's own platform.
+FROM --platform=$BUILDPLATFORM node:${NODE_VERSION}-bookworm-slim AS web
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error
+COPY web/ ./
+RUN npm run -s build
 
 FROM python:${PYTHON_VERSION}-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 \
@@ -35,6 +45,7 @@ COPY functions ./functions
 COPY realtime ./realtime
 COPY todo_cli ./todo_cli
 COPY sql ./sql
+COPY --from=web /web/dist ./web/dist
 # Bytecode is compiled here, at build time; at run time nothing is written outside /tmp
 # (an emptyDir in the manifests), so the root file system can be mounted read-only.
 RUN python -m compileall -q -j 0 /app

@@ -2,8 +2,8 @@
 
 The routes come from todo/openapi.json at the time the check runs (`x-function` names the
 function serving each), so a route added there is checked without touching this file, plus
-the websocket paths, which OpenAPI does not describe. A function's Knative Service is its
-name with `_` as `-`.
+the websocket paths and the web app's, which OpenAPI does not describe. A function's
+Knative Service is its name with `_` as `-`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,16 @@ from deploy.manifests import Resource
 OPENAPI = ROOT / "todo" / "openapi.json"
 # Not in OpenAPI: realtime's websocket upgrade paths.
 WEBSOCKET_ROUTES = (("GET", "/ws", "realtime"), ("GET", "/ws/{user_id}", "realtime"))
+# Nor is the web app, which realtime serves (todo/web_app.py): its page at any path outside
+# /api and /ws, its hashed assets and the files at its top.
+WEB_APP_ROUTES = (
+    ("GET", "/", "realtime"),
+    ("HEAD", "/", "realtime"),
+    ("GET", "/tasks/{id}", "realtime"),
+    ("GET", "/assets/index-{hash}.js", "realtime"),
+    ("GET", "/sw.js", "realtime"),
+    ("GET", "/manifest.webmanifest", "realtime"),
+)
 # Traefik builds a middleware per router, so each route takes exactly one rate limit, keyed on
 # the client's address; the credential routes share one strict route of their own.
 RATE_LIMIT_ROUTE = "ratelimit-route"
@@ -52,7 +62,7 @@ def public_routes(openapi: Path = OPENAPI) -> list[PublicRoute]:
         for method, operation in operations.items()
         if isinstance(operation, dict) and "x-function" in operation
     ]
-    return found + [PublicRoute(*route) for route in WEBSOCKET_ROUTES]
+    return found + [PublicRoute(*route) for route in (*WEBSOCKET_ROUTES, *WEB_APP_ROUTES)]
 
 
 def _of(resources: Iterable[Resource], kind: str) -> list[Resource]:

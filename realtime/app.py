@@ -3,6 +3,7 @@
     GET /ws?since=N, GET /ws/{user_id}?since=N   websocket (see realtime.protocol)
     POST /events                                 events pushed by the Dapr sidecar
     GET /health, /ready, /metrics
+    GET, HEAD of any other path                  the web app (todo/web_app.py)
 
 Run it with `uvicorn realtime.app:app`. It is always on: it holds the sockets. Each pod
 subscribes with its own consumer group, so every pod sees every event and pushes it to the
@@ -36,6 +37,7 @@ from todo.incoming import IncomingEvent
 from todo.runtime import runtime
 from todo.tokens import Principal, verify_token
 from todo.web import Call, FunctionApi
+from todo.web_app import WebApp
 
 log = logging.getLogger(__name__)
 api = FunctionApi("realtime")
@@ -77,6 +79,12 @@ def _live_event(event: IncomingEvent) -> tuple[UUID, dict[str, Any], datetime | 
 
 
 async def http(request: Request) -> Response:
+    """The API's routes; GET and HEAD of any other path get the web app (todo/web_app.py):
+    in the cluster, Traefik sends every path outside /api and /ws here."""
+    web: WebApp = request.app.state.web
+    path = request.scope["path"]
+    if web.serves(request.method, path) and not api.router.methods(path):
+        return web.response(path)
     return await api(request)
 
 
@@ -189,7 +197,7 @@ async def _listen(websocket: WebSocket, connection: Connection, hub: Hub) -> Non
             return
 
 
-def create_app() -> Starlette:
+def create_app(web: WebApp | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
@@ -206,6 +214,7 @@ def create_app() -> Starlette:
         lifespan=lifespan,
     )
     app.state.hub = Hub()
+    app.state.web = web or WebApp()
     return app
 
 

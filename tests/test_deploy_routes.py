@@ -43,6 +43,18 @@ def test_every_ingress_rule_points_at_a_function_that_exists(overlay: str) -> No
     assert routes.check_rules(rendered(overlay)) == []
 
 
+@pytest.mark.parametrize("overlay", OVERLAYS_ALL)
+def test_the_web_app_takes_only_reads_outside_the_api(overlay: str) -> None:
+    """realtime serves the app for GET and HEAD; an unknown /api path stays the API's
+    problem+json 404, and nothing else reaches realtime outside /ws."""
+    unknown_api = [routes.PublicRoute("GET", "/api/nothing-here", "query_tasks")]
+    assert routes.check_routes(rendered(overlay), unknown_api) == []
+    for entry_routes in routes.ingress_routes(rendered(overlay)).values():
+        for method in ("POST", "PUT", "DELETE"):
+            reached = traefik.winners(entry_routes, method, "/tasks")
+            assert all(r.services != (("Service", "realtime"),) for r in reached)
+
+
 def test_the_routes_main_is_adding_are_already_routed() -> None:
     assert routes.check_routes(rendered("oracle"), COMING) == []
 
@@ -93,9 +105,9 @@ def test_equal_priority_routes_to_different_functions_are_ambiguous() -> None:
 
 
 def test_a_public_route_nobody_routes_fails() -> None:
-    extra = [routes.PublicRoute("GET", "/v2/tasks", "query_tasks")]
+    extra = [routes.PublicRoute("POST", "/v2/tasks", "query_tasks")]
     assert routes.check_routes(rendered("local"), extra) == [
-        "GET /v2/tasks on web: no route matches"
+        "POST /v2/tasks on web: no route matches"
     ]
 
 

@@ -9,9 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from realtime.app import create_app
 from todo.runtime import Runtime
+from todo.web_app import BUILD_HINT, IMMUTABLE, WebApp
 from todo_cli.dev import Stack, banner
-from todo_cli.web_app import BUILD_HINT, IMMUTABLE, WebApp
 
 INDEX = "<!doctype html><title>todo</title><script type=module src=/assets/app-1a2b.js></script>"
 
@@ -106,3 +107,35 @@ async def test_without_a_build_the_page_says_how_to_make_one(
     assert (response.status_code, response.text) == (404, BUILD_HINT)
     assert BUILD_HINT in banner("http://127.0.0.1:8080", "embedded", 60, web_built=False)
     assert "web app:   http://127.0.0.1:8080/" in banner("http://127.0.0.1:8080", "embedded", 60)
+
+
+@pytest.fixture
+async def realtime(rt: Runtime, dist: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """realtime as the cluster runs it: Traefik sends it every path outside /api and /ws."""
+    transport = httpx.ASGITransport(app=create_app(WebApp(dist)))
+    async with httpx.AsyncClient(transport=transport, base_url="http://todo.test") as c:
+        yield c
+
+
+@pytest.mark.parametrize("path", ["/", "/tasks", "/settings/timezone"])
+async def test_realtime_serves_the_app_in_the_cluster(
+    realtime: httpx.AsyncClient, path: str
+) -> None:
+    response = await realtime.get(path)
+    assert (response.status_code, response.text) == (200, INDEX)
+    assert response.headers["cache-control"] == "no-cache"
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+    assert response.headers["strict-transport-security"] == "max-age=31536000"
+    asset = await realtime.get("/assets/app-1a2b.js")
+    assert (asset.status_code, asset.headers["cache-control"]) == (200, IMMUTABLE)
+    assert (await realtime.head(path)).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/dapr/subscribe", "/dapr/config", "/events", "/ready"])
+async def test_realtime_keeps_its_own_paths(realtime: httpx.AsyncClient, path: str) -> None:
+    """daprd reads GET /dapr/subscribe and /dapr/config when it starts: a page there would
+    be taken for a broken configuration."""
+    response = await realtime.get(path)
+    assert response.text != INDEX
+    assert response.headers["content-type"] in ("application/json", "application/problem+json")
+    assert (await realtime.post("/tasks")).headers["content-type"] == "application/problem+json"

@@ -36,8 +36,8 @@ from todo.routing import Router
 from todo.runtime import runtime
 from todo.settings import Origin
 from todo.web import BUILTIN_ROUTES, FunctionApi
+from todo.web_app import BUILD_HINT, WebApp
 from todo_cli.config import DEFAULT_SERVER
-from todo_cli.web_app import BUILD_HINT, WebApp
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
-"""The built web app (web/dist) at `/`, beside the API and the websocket, as the ingress
-serves it in the cluster.
+"""The built web app (web/dist) at `/`, beside the API and the websocket: served by
+`todo dev`, and in the cluster by realtime (the always-on service), whose image carries it.
 
 Vite names every file under `assets/` by a hash of its content, so those are cached for a
 year and never revalidated; `index.html` and the other files at the top (the service
@@ -40,12 +40,17 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    # Browsers heed it over HTTPS only (the cluster); over plain HTTP (`todo dev`) they
+    # ignore it, as RFC 6797 says they must.
+    "Strict-Transport-Security": "max-age=31536000",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
-# Paths that belong to the server, never to the app: no index.html for them.
-SERVER_PREFIXES = ("/api/", "/ws/")
-SERVER_PATHS = frozenset({"/api", "/ws", "/health", "/ready", "/metrics"})
+# Paths that belong to the server, never to the app: no index.html for them. daprd asks
+# realtime for GET /dapr/config and /dapr/subscribe when it starts: a page there would be
+# read as a (broken) configuration.
+SERVER_PREFIXES = ("/api/", "/ws/", "/dapr/")
+SERVER_PATHS = frozenset({"/api", "/ws", "/dapr", "/events", "/health", "/ready", "/metrics"})
 
 
 class WebApp:
