@@ -23,6 +23,16 @@ export function App() {
       .catch(() => setUser(lastUser()));
   }, []);
 
+  // Signed out in another tab: this one lets go of the account's data too, so that the
+  // device copy can be deleted, and opens on the sign-in screen.
+  useEffect(() => {
+    const signedOutElsewhere = (event: StorageEvent) => {
+      if (event.key === LAST_USER && event.newValue === null) location.reload();
+    };
+    addEventListener("storage", signedOutElsewhere);
+    return () => removeEventListener("storage", signedOutElsewhere);
+  }, []);
+
   function remember(signedIn: User | null) {
     if (signedIn) localStorage.setItem(LAST_USER, JSON.stringify(signedIn));
     else localStorage.removeItem(LAST_USER);

@@ -89,6 +89,16 @@ export function TaskScreen({ user, onUser, onSignOut }: Props) {
     document.querySelector(".task.selected")?.scrollIntoView({ block: "nearest" });
   }, [selectedId]);
 
+  async function signOut() {
+    const unsent = await workspace.sendPending();
+    const lose = unsent === 1 ? "1 change not yet sent" : `${unsent} changes not yet sent`;
+    if (unsent > 0 && !confirm(`Signing out deletes ${lose} from this device. Sign out anyway?`)) {
+      return;
+    }
+    await workspace.forget();
+    onSignOut();
+  }
+
   return (
     <div className="app">
       <header>
@@ -99,7 +109,7 @@ export function TaskScreen({ user, onUser, onSignOut }: Props) {
         <button type="button" onClick={() => setHelp(true)} aria-label="Keyboard shortcuts">
           ?
         </button>
-        <button type="button" onClick={onSignOut}>
+        <button type="button" onClick={() => void signOut()}>
           Sign out
         </button>
       </header>

@@ -33,7 +33,7 @@ export class Workspace {
   private saveTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(readonly userId: string) {
-    this.db = createStore(`todo-${userId}`, "data");
+    this.db = createStore(deviceDatabase(userId), "data");
     this.queue = new OfflineQueue(
       { load: () => get("outbox", this.db), save: (state) => set("outbox", state, this.db) },
       {
@@ -78,6 +78,23 @@ export class Workspace {
     removeEventListener("online", this.backOnline);
     removeEventListener("offline", this.wentOffline);
     clearTimeout(this.saveTimer);
+  }
+
+  /** Sends what is queued, if the server can be reached; how many changes are left. */
+  async sendPending(): Promise<number> {
+    await this.queue.flush();
+    return this.pending.get();
+  }
+
+  /** Signing out: nothing of the account stays on the device, neither the list nor the
+   * queue. The database goes once every tab has let go of it (the others reload). */
+  async forget(): Promise<void> {
+    this.stop();
+    await this.db("readonly", (store) => store.transaction.db.close());
+    await new Promise<void>((done) => {
+      const deleting = indexedDB.deleteDatabase(deviceDatabase(this.userId));
+      deleting.onsuccess = deleting.onerror = deleting.onblocked = () => done();
+    });
   }
 
   // Changes ------------------------------------------------------------------------------
@@ -202,6 +219,11 @@ export class Workspace {
       void set("tasks", snapshot(this.store.get()), this.db);
     });
   }
+}
+
+/** Where the device keeps one account's list and queue (IndexedDB). */
+export function deviceDatabase(userId: string): string {
+  return `todo-${userId}`;
 }
 
 /** A task added on this device that the server has not answered for yet. */
