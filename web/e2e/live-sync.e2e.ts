@@ -1,5 +1,6 @@
-import type { Browser } from "playwright-core";
-import { afterAll, beforeAll, test } from "vitest";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import type { NotificationPage, ReminderPage } from "../src/api/types";
 import { api, apiLogin, launch, openApp, quickAdd, row, signIn, signUp, withSdk } from "./app";
 
 let browser: Browser;
@@ -45,7 +46,8 @@ test("after the socket drops, the page resumes with nothing missing or doubled",
   }
 });
 
-test("the bell counts a reminder the moment it comes due", async () => {
+/** A new person whose task "Stretch" has a reminder that comes due in 2 s. */
+async function reminderComingDue(): Promise<{ page: Page; token: string }> {
   const { page } = await openApp(browser);
   const email = await signUp(page);
   const token = await apiLogin(email);
@@ -56,6 +58,11 @@ test("the bell counts a reminder the moment it comes due", async () => {
     due_at: due,
     reminders: [{ remind_at: soon }],
   });
+  return { page, token };
+}
+
+test("the bell counts a reminder the moment it comes due", async () => {
+  const { page } = await reminderComingDue();
   // todo dev ticks every second here: the reminder becomes a notification, pushed live.
   await page.getByTestId("unread").getByText("1", { exact: true }).waitFor({ timeout: 15_000 });
   await page.getByRole("button", { name: "Notifications: 1 unread" }).click();
@@ -63,4 +70,25 @@ test("the bell counts a reminder the moment it comes due", async () => {
   await list.getByText("Stretch").waitFor();
   await list.getByRole("button", { name: "Mark all read" }).click();
   await page.getByTestId("unread").waitFor({ state: "detached" });
+});
+
+test("snoozing from the bell moves the reminder an hour on and reads its notification", async () => {
+  const { page, token } = await reminderComingDue();
+  await page.getByTestId("unread").getByText("1", { exact: true }).waitFor({ timeout: 15_000 });
+  await page.getByRole("button", { name: "Notifications: 1 unread" }).click();
+  const list = page.getByRole("dialog", { name: "Notifications" });
+  const snoozedAt = Date.now();
+  await list.getByRole("group", { name: "Snooze “Stretch”" }).getByRole("button", { name: "1 hour" }).click();
+  await list.getByRole("status").getByText(/^Snoozed until (today|tomorrow) \d\d:\d\d$/).waitFor();
+  await page.getByTestId("unread").waitFor({ state: "detached" });
+
+  const { items } = await api<ReminderPage>(token, "GET", "/api/reminders?limit=10");
+  expect(items).toHaveLength(1);
+  const reminder = items[0]!;
+  expect(reminder.delivered_at).toBeNull();
+  const minutesOn = (Date.parse(reminder.remind_at) - snoozedAt) / 60_000;
+  expect(minutesOn).toBeGreaterThan(59);
+  expect(minutesOn).toBeLessThan(61);
+  const unread = await api<NotificationPage>(token, "GET", "/api/notifications?unread=true");
+  expect(unread.items).toEqual([]);
 });

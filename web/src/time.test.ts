@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { daysBetween, fromLocalInput, relativeDue, toLocalInput } from "./time";
+import { daysBetween, fromLocalInput, relativeDue, toLocalInput, tomorrowMorning } from "./time";
 
 const now = new Date("2026-12-02T22:30:00Z"); // 23:30 in Berlin, 17:30 in New York
 
@@ -21,5 +21,13 @@ describe("due dates in the user's time zone", () => {
     expect(toLocalInput("2026-07-01T07:00:00Z", "Europe/Berlin")).toBe("2026-07-01T09:00");
     expect(fromLocalInput("2026-07-01T09:00", "Europe/Berlin")).toBe("2026-07-01T07:00:00Z");
     expect(fromLocalInput("2026-12-01T09:00", "Europe/Berlin")).toBe("2026-12-01T08:00:00Z");
+  });
+
+  it("snoozes until 09:00 tomorrow by the user's calendar, across a DST change", () => {
+    expect(tomorrowMorning(now, "Europe/Berlin")).toBe("2026-12-03T08:00:00Z");
+    expect(tomorrowMorning(now, "America/New_York")).toBe("2026-12-03T14:00:00Z");
+    // 23:30 in Berlin on the day summer time ends: tomorrow is Monday, at +01:00.
+    expect(tomorrowMorning(new Date("2026-10-25T22:30:00Z"), "Europe/Berlin")).toBe("2026-10-26T08:00:00Z");
+    expect(tomorrowMorning(new Date("2026-03-28T12:00:00Z"), "Europe/Berlin")).toBe("2026-03-29T07:00:00Z");
   });
 });

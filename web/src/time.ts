@@ -61,3 +61,9 @@ export function fromLocalInput(value: string, timeZone: string): string {
   const drift = Date.parse(`${toLocalInput(new Date(asUtc).toISOString(), timeZone)}:00Z`) - asUtc;
   return new Date(asUtc - drift).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
+
+/** 09:00 on the day after `now`'s day in `timeZone`, as RFC 3339 in UTC. */
+export function tomorrowMorning(now: Date, timeZone: string): string {
+  const tomorrow = new Date(Date.parse(dayIn(now, timeZone)) + DAY_MS).toISOString().slice(0, 10);
+  return fromLocalInput(`${tomorrow}T09:00`, timeZone);
+}

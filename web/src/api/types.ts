@@ -14,6 +14,7 @@ export type Notification = Schemas["Notification"];
 export type NotificationPage = Schemas["NotificationPage"];
 export type Reminder = Schemas["Reminder"];
 export type ReminderPage = Schemas["ReminderPage"];
+export type Snooze = Schemas["Snooze"];
 export type Problem = Schemas["Problem"];
 export type Priority = Task["priority"];
 export type Status = Task["status"];

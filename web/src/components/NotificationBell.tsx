@@ -1,9 +1,9 @@
 import { useEffect, useRef, useState } from "react";
-import { request } from "../api/http";
-import type { Notification, NotificationPage } from "../api/types";
+import { ApiError, request } from "../api/http";
+import type { Notification, NotificationPage, Snooze } from "../api/types";
 import { useWatched } from "../hooks";
 import type { Workspace } from "../sync/workspace";
-import { relativeDue } from "../time";
+import { relativeDue, tomorrowMorning } from "../time";
 
 export function NotificationBell({ workspace, timeZone }: { workspace: Workspace; timeZone: string }) {
   const unread = useWatched(workspace.unread);
@@ -51,6 +51,7 @@ function Notifications({ workspace, timeZone, onClose }: { workspace: Workspace;
               <strong>{n.title}</strong>
               {n.body && <span> {n.body}</span>}
               <time dateTime={n.created_at}> {relativeDue(n.created_at, new Date(), timeZone)}</time>
+              {n.reminder_id && <SnoozeButtons notification={n} workspace={workspace} timeZone={timeZone} />}
             </li>
           ))}
         </ul>
@@ -64,5 +65,45 @@ function Notifications({ workspace, timeZone, onClose }: { workspace: Workspace;
         </button>
       </div>
     </dialog>
+  );
+}
+
+/** Remind again later: in 10 minutes, in an hour, or tomorrow at 09:00 in the user's zone. */
+function SnoozeButtons({
+  notification,
+  workspace,
+  timeZone,
+}: {
+  notification: Notification;
+  workspace: Workspace;
+  timeZone: string;
+}) {
+  const [outcome, setOutcome] = useState<string | null>(null);
+  const choices: [string, () => Snooze][] = [
+    ["10 minutes", () => ({ minutes: 10 })],
+    ["1 hour", () => ({ minutes: 60 })],
+    ["Tomorrow 09:00", () => ({ until: tomorrowMorning(new Date(), timeZone) })],
+  ];
+
+  async function snooze(later: Snooze) {
+    try {
+      const at = await workspace.snooze(notification, later);
+      setOutcome(`Snoozed until ${relativeDue(at, new Date(), timeZone)}`);
+    } catch (error) {
+      const gone = error instanceof ApiError && error.status === 404;
+      setOutcome(gone ? "This reminder no longer exists." : "Could not snooze: try again when online.");
+    }
+  }
+
+  if (outcome) return <p className="snoozed" role="status">{outcome}</p>;
+  return (
+    <div className="snooze" role="group" aria-label={`Snooze “${notification.title}”`}>
+      Snooze:
+      {choices.map(([label, later]) => (
+        <button key={label} type="button" onClick={() => void snooze(later())}>
+          {label}
+        </button>
+      ))}
+    </div>
   );
 }

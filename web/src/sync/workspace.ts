@@ -4,7 +4,15 @@
 import { createStore, get, set, type UseStore } from "idb-keyval";
 import { ApiError, currentAccessToken, refreshAccess, request } from "../api/http";
 import { withLock } from "../locks";
-import type { NotificationPage, Task, TaskPage, TaskPatch } from "../api/types";
+import type {
+  Notification,
+  NotificationPage,
+  Reminder,
+  Snooze,
+  Task,
+  TaskPage,
+  TaskPatch,
+} from "../api/types";
 import { localPath, OfflineQueue, type QueuedChange, type Sent } from "../offline/queue";
 import { type Connection, LiveSync } from "./live";
 import { fromSnapshot, snapshot, type Snapshot, TaskStore } from "./store";
@@ -152,6 +160,19 @@ export class Workspace {
   async readAllNotifications(): Promise<void> {
     await request("POST", "/api/notifications/read-all", { body: {} });
     this.unread.set(0);
+  }
+
+  /** Remind again later (some minutes, or a moment): the reminder moves, and the
+   * notification it raised counts as read. Returns the reminder's new moment. */
+  async snooze(notification: Notification, later: Snooze): Promise<string> {
+    const { data } = await request<Reminder>("POST", `/api/reminders/${notification.reminder_id}/snooze`, {
+      body: later,
+    });
+    if (!notification.read_at) {
+      await request("POST", `/api/notifications/${notification.id}/read`, { body: {} });
+      void this.countUnread();
+    }
+    return data.remind_at;
   }
 
   // What comes in ------------------------------------------------------------------------
