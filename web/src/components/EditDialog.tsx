@@ -3,11 +3,25 @@ import { ApiError } from "../api/http";
 import type { Priority, Task, TaskPatch } from "../api/types";
 import type { Workspace } from "../sync/workspace";
 import { fromLocalInput, toLocalInput } from "../time";
+import { Choice } from "./Choice";
 import { Reminders } from "./Reminders";
 
-const PRESETS = ["", "FREQ=DAILY", "FREQ=WEEKLY", "FREQ=MONTHLY", "FREQ=YEARLY"];
-const PRESET_NAMES = ["Does not repeat", "Daily", "Weekly", "Monthly", "Yearly"];
 const CUSTOM = "custom";
+const REPEATS = [
+  ["", "Does not repeat"],
+  ["FREQ=DAILY", "Daily"],
+  ["FREQ=WEEKLY", "Weekly"],
+  ["FREQ=MONTHLY", "Monthly"],
+  ["FREQ=YEARLY", "Yearly"],
+  [CUSTOM, "Custom rule…"],
+] as const;
+const PRESETS: readonly string[] = REPEATS.map(([rule]) => rule).filter((rule) => rule !== CUSTOM);
+const PRIORITIES = [
+  ["low", "Low"],
+  ["medium", "Medium"],
+  ["high", "High"],
+  ["urgent", "Urgent"],
+] as const satisfies readonly (readonly [Priority, string])[];
 
 interface Props {
   task: Task;
@@ -83,30 +97,12 @@ export function EditDialog({ task, timeZone, workspace, onClose }: Props) {
           Due ({timeZone})
           <input type="datetime-local" value={draft.due} onChange={(e) => set("due", e.target.value)} />
         </label>
-        <label>
-          Priority
-          <select value={draft.priority} onChange={(e) => set("priority", e.target.value as Priority)}>
-            <option value="low">Low</option>
-            <option value="medium">Medium</option>
-            <option value="high">High</option>
-            <option value="urgent">Urgent</option>
-          </select>
-        </label>
+        <Choice label="Priority" value={draft.priority} options={PRIORITIES} onChange={(v) => set("priority", v)} />
         <label>
           Tags (separated by spaces)
           <input value={draft.tags} onChange={(e) => set("tags", e.target.value)} />
         </label>
-        <label>
-          Repeats
-          <select value={draft.preset} onChange={(e) => set("preset", e.target.value)}>
-            {PRESETS.map((rule, i) => (
-              <option key={rule} value={rule}>
-                {PRESET_NAMES[i]}
-              </option>
-            ))}
-            <option value={CUSTOM}>Custom rule…</option>
-          </select>
-        </label>
+        <Choice label="Repeats" value={draft.preset} options={REPEATS} onChange={(v) => set("preset", v)} />
         {draft.preset === CUSTOM && (
           <label>
             RRULE (RFC 5545)

@@ -1,5 +1,33 @@
 import { forwardRef } from "react";
 import type { Due, Filters, Sort } from "../sync/view";
+import { Choice } from "./Choice";
+
+const STATUSES = [
+  ["open", "Open"],
+  ["pending", "Pending"],
+  ["in_progress", "In progress"],
+  ["completed", "Completed"],
+  ["any", "All"],
+] as const satisfies readonly (readonly [Filters["status"], string])[];
+const PRIORITIES = [
+  ["any", "Any"],
+  ["urgent", "Urgent"],
+  ["high", "High"],
+  ["medium", "Medium"],
+  ["low", "Low"],
+] as const satisfies readonly (readonly [Filters["priority"], string])[];
+const DUES = [
+  ["any", "Any time"],
+  ["overdue", "Overdue"],
+  ["today", "Today"],
+  ["upcoming", "Upcoming"],
+] as const satisfies readonly (readonly [Due, string])[];
+const SORTS = [
+  ["due", "Due date"],
+  ["priority", "Priority"],
+  ["created", "Newest"],
+  ["title", "Title"],
+] as const satisfies readonly (readonly [Sort, string])[];
 
 interface Props {
   filters: Filters;
@@ -24,61 +52,16 @@ export const FilterBar = forwardRef<HTMLInputElement, Props>(function FilterBar(
           onChange={(e) => set("search", e.target.value)}
         />
       </label>
-      <label>
-        Status
-        <select
-          value={filters.status}
-          onChange={(e) => set("status", e.target.value as Filters["status"])}
-        >
-          <option value="open">Open</option>
-          <option value="pending">Pending</option>
-          <option value="in_progress">In progress</option>
-          <option value="completed">Completed</option>
-          <option value="any">All</option>
-        </select>
-      </label>
-      <label>
-        Priority
-        <select
-          value={filters.priority}
-          onChange={(e) => set("priority", e.target.value as Filters["priority"])}
-        >
-          <option value="any">Any</option>
-          <option value="urgent">Urgent</option>
-          <option value="high">High</option>
-          <option value="medium">Medium</option>
-          <option value="low">Low</option>
-        </select>
-      </label>
-      <label>
-        Due
-        <select value={filters.due} onChange={(e) => set("due", e.target.value as Due)}>
-          <option value="any">Any time</option>
-          <option value="overdue">Overdue</option>
-          <option value="today">Today</option>
-          <option value="upcoming">Upcoming</option>
-        </select>
-      </label>
-      <label>
-        Tag
-        <select value={filters.tag} onChange={(e) => set("tag", e.target.value)}>
-          <option value="">Any</option>
-          {tags.map((tag) => (
-            <option key={tag} value={tag}>
-              #{tag}
-            </option>
-          ))}
-        </select>
-      </label>
-      <label>
-        Sort
-        <select value={filters.sort} onChange={(e) => set("sort", e.target.value as Sort)}>
-          <option value="due">Due date</option>
-          <option value="priority">Priority</option>
-          <option value="created">Newest</option>
-          <option value="title">Title</option>
-        </select>
-      </label>
+      <Choice label="Status" value={filters.status} options={STATUSES} onChange={(v) => set("status", v)} />
+      <Choice label="Priority" value={filters.priority} options={PRIORITIES} onChange={(v) => set("priority", v)} />
+      <Choice label="Due" value={filters.due} options={DUES} onChange={(v) => set("due", v)} />
+      <Choice
+        label="Tag"
+        value={filters.tag}
+        options={[["", "Any"], ...tags.map((tag) => [tag, `#${tag}`] as const)]}
+        onChange={(v) => set("tag", v)}
+      />
+      <Choice label="Sort" value={filters.sort} options={SORTS} onChange={(v) => set("sort", v)} />
     </div>
   );
 });

@@ -72,3 +72,22 @@ export function restoreTask(state: TaskState, task: Task): TaskState {
   deleted.delete(task.id);
   return mergeTasks({ ...state, deleted }, [task]);
 }
+
+/** A task with only its id, title and times set: the plain defaults of a new one. */
+export function blankTask(id: string, title: string, at: string): Task {
+  return {
+    id,
+    title,
+    description: null,
+    status: "pending",
+    priority: "medium",
+    due_at: null,
+    completed_at: null,
+    tags: [],
+    metadata: {},
+    recurrence: null,
+    version: 0,
+    created_at: at,
+    updated_at: at,
+  };
+}

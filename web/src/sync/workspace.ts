@@ -19,6 +19,7 @@ import { fromSnapshot, snapshot, type Snapshot, TaskStore } from "./store";
 import { Watched } from "./watched";
 import {
   applyEvents,
+  blankTask,
   type ChangeEvent,
   LOCAL_PREFIX,
   mergeTasks,
@@ -259,22 +260,7 @@ function taskPath(task: Task): string {
 
 /** A task added offline, shown until the server's answer replaces it. */
 function placeholder(id: string, text: string): Task {
-  const now = new Date().toISOString();
-  return {
-    id,
-    title: text,
-    description: null,
-    status: "pending",
-    priority: "medium",
-    due_at: null,
-    completed_at: null,
-    tags: [],
-    metadata: {},
-    recurrence: null,
-    version: 0,
-    created_at: now,
-    updated_at: now,
-  };
+  return blankTask(id, text, new Date().toISOString());
 }
 
 async function send(change: QueuedChange): Promise<Sent> {
