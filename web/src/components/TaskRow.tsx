@@ -1,8 +1,13 @@
+import type { Ref } from "react";
 import type { Task } from "../api/types";
 import { isLocal } from "../sync/workspace";
 import { absoluteDue, relativeDue } from "../time";
 
 interface Props {
+  ref?: Ref<HTMLLIElement>;
+  /** Where the row is in the whole list, which the page holds only part of. */
+  index: number;
+  count: number;
   task: Task;
   selected: boolean;
   now: Date;
@@ -13,11 +18,16 @@ interface Props {
   onRemove: () => void;
 }
 
-export function TaskRow({ task, selected, now, timeZone, onSelect, onToggle, onEdit, onRemove }: Props) {
+export function TaskRow(props: Props) {
+  const { ref, index, count, task, selected, now, timeZone, onSelect, onToggle, onEdit, onRemove } = props;
   const done = task.status === "completed";
   const overdue = !done && task.due_at !== null && new Date(task.due_at) < now;
   return (
     <li
+      ref={ref}
+      data-index={index}
+      aria-posinset={index + 1}
+      aria-setsize={count}
       className={`task${selected ? " selected" : ""}${done ? " done" : ""}`}
       aria-current={selected || undefined}
       data-testid="task"

@@ -85,10 +85,6 @@ export function TaskScreen({ user, onUser, onSignOut }: Props) {
   );
   useShortcuts(shortcuts);
 
-  useEffect(() => {
-    document.querySelector(".task.selected")?.scrollIntoView({ block: "nearest" });
-  }, [selectedId]);
-
   async function signOut() {
     const unsent = await workspace.sendPending();
     const lose = unsent === 1 ? "1 change not yet sent" : `${unsent} changes not yet sent`;
