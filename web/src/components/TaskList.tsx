@@ -9,6 +9,7 @@ const ROW_ESTIMATE_PX = 58;
 // Rows drawn beyond each edge of the window, so a fast scroll or a j/k step shows no gap.
 const OVERSCAN = 8;
 
+/** The callbacks stay the same from one render to the next, so drawn rows need not redraw. */
 interface Props {
   tasks: Task[];
   selectedId: string | null;
@@ -22,7 +23,7 @@ interface Props {
 
 /** The tasks, of which only the rows in (or near) the window are in the page: the page
  * scrolls as if all were there, and a list of thousands costs what one screen does. */
-export function TaskList({ tasks, selectedId, onSelect, onToggle, onEdit, onRemove, ...shown }: Props) {
+export function TaskList({ tasks, selectedId, ...shown }: Props) {
   const list = useRef<HTMLUListElement>(null);
   const listTop = useListTop(list);
   const virtualizer = useWindowVirtualizer({
@@ -55,10 +56,6 @@ export function TaskList({ tasks, selectedId, onSelect, onToggle, onEdit, onRemo
             count={tasks.length}
             task={task}
             selected={task.id === selectedId}
-            onSelect={() => onSelect(task)}
-            onToggle={() => onToggle(task)}
-            onEdit={() => onEdit(task)}
-            onRemove={() => onRemove(task)}
             {...shown}
           />
         );

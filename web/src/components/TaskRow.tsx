@@ -1,4 +1,4 @@
-import type { Ref } from "react";
+import { memo, type Ref } from "react";
 import type { Task } from "../api/types";
 import { isLocal } from "../sync/workspace";
 import { absoluteDue, relativeDue } from "../time";
@@ -12,13 +12,15 @@ interface Props {
   selected: boolean;
   now: Date;
   timeZone: string;
-  onSelect: () => void;
-  onToggle: () => void;
-  onEdit: () => void;
-  onRemove: () => void;
+  onSelect: (task: Task) => void;
+  onToggle: (task: Task) => void;
+  onEdit: (task: Task) => void;
+  onRemove: (task: Task) => void;
 }
 
-export function TaskRow(props: Props) {
+/** Memoized: while the list scrolls, the rows that stay drawn keep their props and are not
+ * drawn again. */
+export const TaskRow = memo(function TaskRow(props: Props) {
   const { ref, index, count, task, selected, now, timeZone, onSelect, onToggle, onEdit, onRemove } = props;
   const done = task.status === "completed";
   const overdue = !done && task.due_at !== null && new Date(task.due_at) < now;
@@ -32,12 +34,12 @@ export function TaskRow(props: Props) {
       aria-current={selected || undefined}
       data-testid="task"
       data-task-id={task.id}
-      onClick={onSelect}
+      onClick={() => onSelect(task)}
     >
       <input
         type="checkbox"
         checked={done}
-        onChange={onToggle}
+        onChange={() => onToggle(task)}
         aria-label={`${done ? "Reopen" : "Complete"} ${task.title}`}
       />
       <div className="task-main">
@@ -62,12 +64,12 @@ export function TaskRow(props: Props) {
         </span>
       </div>
       {/* A task added offline can be edited once the server has it. */}
-      <button type="button" onClick={onEdit} aria-label={`Edit ${task.title}`} disabled={isLocal(task)}>
+      <button type="button" onClick={() => onEdit(task)} aria-label={`Edit ${task.title}`} disabled={isLocal(task)}>
         Edit
       </button>
-      <button type="button" onClick={onRemove} aria-label={`Delete ${task.title}`}>
+      <button type="button" onClick={() => onRemove(task)} aria-label={`Delete ${task.title}`}>
         Delete
       </button>
     </li>
   );
-}
+});
