@@ -1,5 +1,5 @@
 import { useWindowVirtualizer } from "@tanstack/react-virtual";
-import { type RefObject, useEffect, useLayoutEffect, useRef, useState } from "react";
+import { type RefObject, useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
 import type { Task } from "../api/types";
 import { TaskRow } from "./TaskRow";
 
@@ -8,6 +8,7 @@ import { TaskRow } from "./TaskRow";
 const ROW_ESTIMATE_PX = 58;
 // Rows drawn beyond each edge of the window, so a fast scroll or a j/k step shows no gap.
 const OVERSCAN = 8;
+const estimateSize = () => ROW_ESTIMATE_PX;
 
 /** The callbacks stay the same from one render to the next, so drawn rows need not redraw. */
 interface Props {
@@ -26,10 +27,13 @@ interface Props {
 export function TaskList({ tasks, selectedId, ...shown }: Props) {
   const list = useRef<HTMLUListElement>(null);
   const listTop = useListTop(list);
+  // The same function while the tasks are the same: the virtualizer places every row
+  // again (all 2,000) whenever it changes, which would be on every frame of a scroll.
+  const getItemKey = useCallback((index: number) => tasks[index]?.id ?? index, [tasks]);
   const virtualizer = useWindowVirtualizer({
     count: tasks.length,
-    estimateSize: () => ROW_ESTIMATE_PX,
-    getItemKey: (index) => tasks[index]?.id ?? index,
+    estimateSize,
+    getItemKey,
     overscan: OVERSCAN,
     scrollMargin: listTop,
   });
