@@ -19,7 +19,7 @@ from pathlib import Path
 
 from todo_client import Client
 
-from bench.harness import JWT_SECRET, ROOT, database, free_port, met, stop, wait_until_serving
+from bench.harness import database, met, todo_dev
 
 TARGET_MS = 300.0
 PASSWORD = "a long bench passphrase"
@@ -37,44 +37,33 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
     todo = str(Path(sys.executable).with_name("todo"))
-    with database() as url, tempfile.TemporaryDirectory() as home:
-        port = free_port()
-        server = f"http://127.0.0.1:{port}"
-        dev_env = {**os.environ, "DATABASE_URL": url, "JWT_SECRET": JWT_SECRET}
-        dev_env |= {"DATA_DIR": f"{home}/data", "LOG_LEVEL": "WARNING"}
-        dev = subprocess.Popen(
-            [todo, "dev", "--port", str(port)],
-            env=dev_env,
-            cwd=ROOT,
+    with (
+        database() as url,
+        tempfile.TemporaryDirectory() as home,
+        todo_dev(url, home) as server,
+    ):
+        env = {**os.environ, "XDG_CONFIG_HOME": f"{home}/config", "TODO_SERVER": server}
+        subprocess.run(
+            [todo, "register", "--email", "bench@example.com", "--password-stdin"],
+            env=env,
+            input=PASSWORD,
+            text=True,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            check=True,
         )
-        try:
-            wait_until_serving(f"{server}/ready", timeout=60)
-            env = {**os.environ, "XDG_CONFIG_HOME": f"{home}/config", "TODO_SERVER": server}
-            subprocess.run(
-                [todo, "register", "--email", "bench@example.com", "--password-stdin"],
-                env=env,
-                input=PASSWORD,
-                text=True,
-                stdout=subprocess.DEVNULL,
-                check=True,
-            )
-            with Client(server) as client:
-                client.login("bench@example.com", PASSWORD)
-                for number in range(args.tasks):
-                    client.tasks.create(f"Task {number} in {number % 30} days #bench")
-            commands = {
-                "python -c pass": [sys.executable, "-c", "pass"],
-                "todo --help": [todo, "--help"],
-                f"todo ls ({args.tasks} tasks)": [todo, "ls", "--status", "all"],
-            }
-            times: dict[str, list[float]] = {name: [] for name in commands}
-            for _ in range(args.runs):  # interleaved, so drift hits all alike
-                for name, command in commands.items():
-                    times[name].append(seconds_to_run(command, env))
-        finally:
-            stop(dev)
+        with Client(server) as client:
+            client.login("bench@example.com", PASSWORD)
+            for number in range(args.tasks):
+                client.tasks.create(f"Task {number} in {number % 30} days #bench")
+        commands = {
+            "python -c pass": [sys.executable, "-c", "pass"],
+            "todo --help": [todo, "--help"],
+            f"todo ls ({args.tasks} tasks)": [todo, "ls", "--status", "all"],
+        }
+        times: dict[str, list[float]] = {name: [] for name in commands}
+        for _ in range(args.runs):  # interleaved, so drift hits all alike
+            for name, command in commands.items():
+                times[name].append(seconds_to_run(command, env))
     print(f"cli: median of {args.runs} runs, each a whole process from start to exit")
     medians = {name: statistics.median(runs) * 1000 for name, runs in times.items()}
     for name, runs in times.items():

@@ -119,6 +119,28 @@ def fake_sidecar(delay_seconds: float = 0.0) -> Iterator[int]:
         stop(process)
 
 
+@contextmanager
+def todo_dev(url: str, home: str) -> Iterator[str]:
+    """`todo dev` on a free loopback port over the database at `url`, keeping its files in
+    `home`; yields its address."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": url, "JWT_SECRET": JWT_SECRET}
+    env |= {"DATA_DIR": f"{home}/data", "LOG_LEVEL": "WARNING"}
+    dev = subprocess.Popen(
+        [str(Path(sys.executable).with_name("todo")), "dev", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    server = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_serving(f"{server}/ready", timeout=60)
+        yield server
+    finally:
+        stop(dev)
+
+
 def sidecar_log(port: int) -> list[dict[str, Any]]:
     """Every event the stand-in sidecar took, in arrival order."""
     taken: list[dict[str, Any]] = httpx.get(f"http://127.0.0.1:{port}/log", timeout=30).json()

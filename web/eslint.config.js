@@ -7,7 +7,7 @@ export default tseslint.config(
   { ignores: ["dist", "src/api/schema.d.ts"] },
   {
     extends: [js.configs.recommended, ...tseslint.configs.recommended],
-    files: ["**/*.{ts,tsx}"],
+    files: ["**/*.{ts,tsx}", "bench/**/*.mjs"],
     languageOptions: { globals: { ...globals.browser, ...globals.node } },
     plugins: { "react-hooks": reactHooks },
     rules: reactHooks.configs.recommended.rules,

@@ -1,33 +1,45 @@
+import { memo, type Ref } from "react";
 import type { Task } from "../api/types";
 import { isLocal } from "../sync/workspace";
 import { absoluteDue, relativeDue } from "../time";
 
 interface Props {
+  ref?: Ref<HTMLLIElement>;
+  /** Where the row is in the whole list, which the page holds only part of. */
+  index: number;
+  count: number;
   task: Task;
   selected: boolean;
   now: Date;
   timeZone: string;
-  onSelect: () => void;
-  onToggle: () => void;
-  onEdit: () => void;
-  onRemove: () => void;
+  onSelect: (task: Task) => void;
+  onToggle: (task: Task) => void;
+  onEdit: (task: Task) => void;
+  onRemove: (task: Task) => void;
 }
 
-export function TaskRow({ task, selected, now, timeZone, onSelect, onToggle, onEdit, onRemove }: Props) {
+/** Memoized: while the list scrolls, the rows that stay drawn keep their props and are not
+ * drawn again. */
+export const TaskRow = memo(function TaskRow(props: Props) {
+  const { ref, index, count, task, selected, now, timeZone, onSelect, onToggle, onEdit, onRemove } = props;
   const done = task.status === "completed";
   const overdue = !done && task.due_at !== null && new Date(task.due_at) < now;
   return (
     <li
+      ref={ref}
+      data-index={index}
+      aria-posinset={index + 1}
+      aria-setsize={count}
       className={`task${selected ? " selected" : ""}${done ? " done" : ""}`}
       aria-current={selected || undefined}
       data-testid="task"
       data-task-id={task.id}
-      onClick={onSelect}
+      onClick={() => onSelect(task)}
     >
       <input
         type="checkbox"
         checked={done}
-        onChange={onToggle}
+        onChange={() => onToggle(task)}
         aria-label={`${done ? "Reopen" : "Complete"} ${task.title}`}
       />
       <div className="task-main">
@@ -52,12 +64,12 @@ export function TaskRow({ task, selected, now, timeZone, onSelect, onToggle, onE
         </span>
       </div>
       {/* A task added offline can be edited once the server has it. */}
-      <button type="button" onClick={onEdit} aria-label={`Edit ${task.title}`} disabled={isLocal(task)}>
+      <button type="button" onClick={() => onEdit(task)} aria-label={`Edit ${task.title}`} disabled={isLocal(task)}>
         Edit
       </button>
-      <button type="button" onClick={onRemove} aria-label={`Delete ${task.title}`}>
+      <button type="button" onClick={() => onRemove(task)} aria-label={`Delete ${task.title}`}>
         Delete
       </button>
     </li>
   );
-}
+});

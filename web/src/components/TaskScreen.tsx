@@ -63,6 +63,7 @@ export function TaskScreen({ user, onUser, onSignOut }: Props) {
     },
     [workspace],
   );
+  const select = useCallback((task: Task) => setSelectedId(task.id), []);
   const move = useCallback(
     (by: number) => {
       const at = tasks.findIndex((t) => t.id === selectedId);
@@ -84,10 +85,6 @@ export function TaskScreen({ user, onUser, onSignOut }: Props) {
     [move, selected, toggle],
   );
   useShortcuts(shortcuts);
-
-  useEffect(() => {
-    document.querySelector(".task.selected")?.scrollIntoView({ block: "nearest" });
-  }, [selectedId]);
 
   async function signOut() {
     const unsent = await workspace.sendPending();
@@ -126,7 +123,7 @@ export function TaskScreen({ user, onUser, onSignOut }: Props) {
           selectedId={selectedId}
           now={now}
           timeZone={tz}
-          onSelect={(t) => setSelectedId(t.id)}
+          onSelect={select}
           onToggle={toggle}
           onEdit={setEditing}
           onRemove={remove}
