@@ -118,5 +118,9 @@ class DatabaseUnavailable(TodoError):
     pass
 
 
+class SenderKeysUnavailable(TodoError):
+    """The public keys that would check an event sender's token could not be fetched."""
+
+
 class NotConfigured(TodoError):
     """The deployment lacks a setting this request needs (the detail is for the logs)."""
