@@ -7,10 +7,14 @@ public half is served as a JWKS from a loopback server, as kube-apiserver serves
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -22,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from tests.conftest import Account, rewire
 from tests.test_event_functions import count, post, task_event
 from todo.clock import ManualClock
-from todo.runtime import Runtime, runtime
+from todo.runtime import Runtime
 from todo_cli.dev import Stack
 
 ISSUER = "https://kubernetes.default.svc.cluster.local"
@@ -97,12 +101,59 @@ def issuer() -> Iterator[tuple[Issuer, str]]:
         server.server_close()
 
 
+@dataclass
+class Deliveries:
+    """Task events delivered to the event functions, configured as the kafkasource overlay
+    configures them, and what they left in the database."""
+
+    stack: Stack
+    rt: Runtime
+    clock: ManualClock
+    issuer: Issuer
+    account: Account
+    task: dict[str, Any]
+
+    def token(self, **claims: Any) -> str:
+        return self.issuer.token(self.clock.now(), **claims)
+
+    async def send(
+        self, token: str | None, fn: str = "process_event", **headers: str
+    ) -> tuple[int, Any, str]:
+        event = task_event(self.account, self.task)
+        headers["content-type"] = "application/cloudevents+json"
+        if token is not None:
+            headers["authorization"] = f"Bearer {token}"
+        status, body = await post(self.stack, fn, "/events", json.dumps(event).encode(), headers)
+        return status, body, event["id"]
+
+    async def written(self, event_id: str) -> int:
+        """Rows any consumer wrote for the event: audit, processed marks, dead letters."""
+        rt = self.rt
+        return (
+            await count(rt, "select count(*) from audit_log where event_id = $1", event_id)
+            + await count(rt, "select count(*) from processed_events where event_id = $1", event_id)
+            + await count(
+                rt,
+                "select count(*) from dead_letters where event_id = $1 or strpos(raw, $1) > 0",
+                event_id,
+            )
+        )
+
+
 @pytest.fixture
-def senders(rt: Runtime, issuer: tuple[Issuer, str], tmp_path: Path) -> Issuer:
-    """The event functions configured as the kafkasource overlay configures them."""
+async def deliveries(
+    stack: Stack,
+    rt: Runtime,
+    clock: ManualClock,
+    issuer: tuple[Issuer, str],
+    tmp_path: Path,
+    create_task: Any,
+    alice: Account,
+) -> Deliveries:
+    task = await create_task(alice, title="delivered")
     own_token = tmp_path / "token"
     own_token.write_text(OWN_TOKEN + "\n")
-    rewire(
+    configured = rewire(
         rt,
         event_audience=AUDIENCE,
         event_senders=(SOURCE, "system:serviceaccount:todo:notify-reminder-events-oidc-x"),
@@ -111,58 +162,20 @@ def senders(rt: Runtime, issuer: tuple[Issuer, str], tmp_path: Path) -> Issuer:
         event_jwks_token_file=own_token,
         app_api_token="from-dapr",
     )
-    return issuer[0]
-
-
-async def deliver(
-    stack: Stack, account: Account, task: dict[str, Any], token: str | None, fn: str
-) -> tuple[int, Any, str]:
-    event = task_event(account, task)
-    headers = {"content-type": "application/cloudevents+json"}
-    if token is not None:
-        headers["authorization"] = f"Bearer {token}"
-    status, body = await post(stack, fn, "/events", json.dumps(event).encode(), headers)
-    return status, body, event["id"]
-
-
-async def written(rt: Runtime, event_id: str) -> int:
-    """Rows any consumer wrote for the event: audit, processed marks, dead letters."""
-    return (
-        await count(rt, "select count(*) from audit_log where event_id = $1", event_id)
-        + await count(rt, "select count(*) from processed_events where event_id = $1", event_id)
-        + await count(
-            rt,
-            "select count(*) from dead_letters where event_id = $1 or strpos(raw, $1) > 0",
-            event_id,
-        )
-    )
-
-
-@pytest.fixture
-async def task(create_task: Any, alice: Account) -> dict[str, Any]:
-    result: dict[str, Any] = await create_task(alice, title="delivered")
-    return result
+    return Deliveries(stack, configured, clock, issuer[0], alice, task)
 
 
 async def test_a_delivery_from_a_source_that_feeds_the_function_is_taken(
-    stack: Stack,
-    rt: Runtime,
-    clock: ManualClock,
-    senders: Issuer,
-    alice: Account,
-    task: dict[str, Any],
+    deliveries: Deliveries,
 ) -> None:
-    status, body, event_id = await deliver(
-        stack, alice, task, senders.token(clock.now()), "process_event"
-    )
+    status, body, event_id = await deliveries.send(deliveries.token())
     assert (status, body) == (200, {"status": "SUCCESS"})
-    assert await count(rt, "select count(*) from audit_log where event_id = $1", event_id) == 1
+    assert await deliveries.written(event_id) >= 1
     # The keys were fetched with the pod's own token, once, and serve the next delivery too.
-    assert [r.get("authorization") for r in senders.requests] == [f"Bearer {OWN_TOKEN}"]
-    assert (await deliver(stack, alice, task, senders.token(clock.now()), "process_event"))[
-        0
-    ] == 200
-    assert len(senders.requests) == 1
+    requests = deliveries.issuer.requests
+    assert [r.get("authorization") for r in requests] == [f"Bearer {OWN_TOKEN}"]
+    assert (await deliveries.send(deliveries.token()))[0] == 200
+    assert len(requests) == 1
 
 
 def _refusals(issuer: Issuer, now: datetime) -> list[tuple[str, str | None, int, str]]:
@@ -176,87 +189,86 @@ def _refusals(issuer: Issuer, now: datetime) -> list[tuple[str, str | None, int,
         ("expired", issuer.token(now - timedelta(hours=2)), 401, "expired"),
         ("another signer", issuer.token(now, key=stranger_key), 401, "Signature"),
         ("an unpublished key", issuer.token(now, key=stranger_key, kid="k2"), 401, "'k2'"),
+        ("no key id", issuer.token(now).replace(_header(KID), _header(None)), 401, "kid"),
+        ("alg none", _unsigned(now), 401, "alg value is not allowed"),
+        ("HMAC with the public key", _hmac_signed(issuer, now), 401, "alg value is not allowed"),
     ]
+
+
+def _header(kid: str | None) -> str:
+    """A token's first part, as jwt.encode writes it for an RS256 token."""
+    fields = {"alg": "RS256", "kid": kid, "typ": "JWT"} if kid else {"alg": "RS256", "typ": "JWT"}
+    return base64url(json.dumps(fields, separators=(",", ":"), sort_keys=True).encode())
+
+
+def base64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _unsigned(now: datetime) -> str:
+    claims = {"sub": SOURCE, "aud": AUDIENCE, "iss": ISSUER, "exp": int(now.timestamp()) + 600}
+    head = base64url(json.dumps({"alg": "none", "kid": KID}).encode())
+    return f"{head}.{base64url(json.dumps(claims).encode())}."
+
+
+def _hmac_signed(issuer: Issuer, now: datetime) -> str:
+    """The old confusion: an HMAC token keyed with the issuer's public key, which anyone has."""
+    claims = {"sub": SOURCE, "aud": AUDIENCE, "iss": ISSUER, "exp": int(now.timestamp()) + 600}
+    head = base64url(json.dumps({"alg": "HS256", "kid": KID, "typ": "JWT"}).encode())
+    body = base64url(json.dumps(claims).encode())
+    public = json.dumps(issuer.published[0]).encode()
+    signature = hmac.new(public, f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{base64url(signature)}"
 
 
 @pytest.mark.parametrize("fn", ["process_event", "notify"])
 async def test_a_delivery_without_a_good_token_is_refused_and_writes_nothing(
-    stack: Stack,
-    rt: Runtime,
-    clock: ManualClock,
-    senders: Issuer,
-    alice: Account,
-    task: dict[str, Any],
-    fn: str,
+    deliveries: Deliveries, fn: str
 ) -> None:
-    for case, token, expected, reason in _refusals(senders, clock.now()):
-        status, body, event_id = await deliver(stack, alice, task, token, fn)
+    for case, token, expected, reason in _refusals(deliveries.issuer, deliveries.clock.now()):
+        status, body, event_id = await deliveries.send(token, fn)
         assert status == expected, case
         assert body["status"] == expected, case
         assert body["type"] == (
             "/problems/forbidden" if expected == 403 else "/problems/unauthenticated"
         )
         assert reason.lower() in body["detail"].lower(), (case, body["detail"])
-        assert await written(rt, event_id) == 0, case
+        assert await deliveries.written(event_id) == 0, case
 
 
-async def test_a_users_token_is_no_senders_token(
-    stack: Stack, rt: Runtime, senders: Issuer, alice: Account, task: dict[str, Any]
-) -> None:
-    status, _body, event_id = await deliver(stack, alice, task, alice.token, "notify")
+async def test_a_users_token_is_no_senders_token(deliveries: Deliveries) -> None:
+    status, _, event_id = await deliveries.send(deliveries.account.token, "notify")
     assert status == 401
-    assert await written(rt, event_id) == 0
+    assert await deliveries.written(event_id) == 0
 
 
-async def test_the_dapr_sidecar_still_delivers_beside_the_sources(
-    stack: Stack, rt: Runtime, senders: Issuer, alice: Account, task: dict[str, Any]
-) -> None:
-    event = task_event(alice, task)
-    headers = {"content-type": "application/cloudevents+json", "dapr-api-token": "from-dapr"}
-    status, _ = await post(stack, "process_event", "/events", json.dumps(event).encode(), headers)
+async def test_the_dapr_sidecar_still_delivers_beside_the_sources(deliveries: Deliveries) -> None:
+    status, _, _ = await deliveries.send(None, **{"dapr-api-token": "from-dapr"})
     assert status == 200
-    assert senders.requests == []  # no key was needed
+    assert deliveries.issuer.requests == []  # no key was needed
 
 
-async def test_a_rotated_key_is_fetched_when_a_token_names_it(
-    stack: Stack,
-    clock: ManualClock,
-    senders: Issuer,
-    alice: Account,
-    task: dict[str, Any],
-) -> None:
-    assert (await deliver(stack, alice, task, senders.token(clock.now()), "process_event"))[
-        0
-    ] == 200
+async def test_a_rotated_key_is_fetched_when_a_token_names_it(deliveries: Deliveries) -> None:
+    assert (await deliveries.send(deliveries.token()))[0] == 200
     new_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    senders.published.append(Issuer.jwk(new_key, "cluster-key-2"))
-    token = senders.token(clock.now(), key=new_key, kid="cluster-key-2")
+    deliveries.issuer.published.append(Issuer.jwk(new_key, "cluster-key-2"))
+    token = deliveries.token(key=new_key, kid="cluster-key-2")
     # Within the refetch pause an unknown key stays unknown; after it, it is fetched.
-    assert (await deliver(stack, alice, task, token, "process_event"))[0] == 401
-    clock.advance(timedelta(seconds=31))
-    assert (await deliver(stack, alice, task, token, "process_event"))[0] == 200
-    assert len(senders.requests) == 2
+    assert (await deliveries.send(token))[0] == 401
+    deliveries.clock.advance(timedelta(seconds=31))
+    assert (await deliveries.send(token))[0] == 200
+    assert len(deliveries.issuer.requests) == 2
 
 
-async def test_unreachable_keys_answer_503_so_the_source_retries(
-    stack: Stack,
-    rt: Runtime,
-    clock: ManualClock,
-    senders: Issuer,
-    alice: Account,
-    task: dict[str, Any],
-) -> None:
-    rewire(runtime(), event_jwks_url="http://127.0.0.1:9/openid/v1/jwks")  # nothing listens
-    status, body, event_id = await deliver(stack, alice, task, senders.token(clock.now()), "notify")
-    assert status == 503
-    assert body["type"] == "/problems/sender-keys-unavailable"
-    assert await written(rt, event_id) == 0
+async def test_unreachable_keys_answer_503_so_the_source_retries(deliveries: Deliveries) -> None:
+    rewire(deliveries.rt, event_jwks_url="http://127.0.0.1:9/openid/v1/jwks")  # nothing listens
+    for _ in range(2):  # the second within the refetch pause: no new try, the same answer
+        status, body, event_id = await deliveries.send(deliveries.token(), "notify")
+        assert (status, body["type"]) == (503, "/problems/sender-keys-unavailable")
+        assert await deliveries.written(event_id) == 0
 
 
-async def test_the_routes_stay_as_they_were_without_an_audience(
-    stack: Stack, rt: Runtime, alice: Account, task: dict[str, Any]
-) -> None:
+async def test_the_routes_stay_as_they_were_without_an_audience(deliveries: Deliveries) -> None:
     """The Dapr variants set no EVENT_AUDIENCE: a bearer token is no way in there."""
-    rewire(rt, app_api_token="from-dapr")
-    token = Issuer().token(datetime.now(UTC))
-    assert (await deliver(stack, alice, task, token, "process_event"))[0] == 401
+    rewire(deliveries.rt, event_audience=None)
+    assert (await deliveries.send(deliveries.token()))[0] == 401

@@ -51,7 +51,8 @@ class SenderIdentity:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._keys: dict[str, jwt.PyJWK] = {}
-        self._fetched_at: datetime | None = None
+        self._fetched_at: datetime | None = None  # the last fetch that succeeded
+        self._tried_at: datetime | None = None  # the last fetch, whatever came of it
         self._fetching = asyncio.Lock()
 
     @property
@@ -96,6 +97,8 @@ class SenderIdentity:
                         if kid not in self._keys:
                             raise  # 503: the source tries again
         key = self._keys.get(kid)
+        if key is None and self._fetched_at is None:
+            raise SenderKeysUnavailable(f"no keys fetched yet from {self.settings.event_jwks_url}")
         if key is None:
             raise NotAuthenticated(
                 f"the sender's token is signed by key {kid!r}, which the issuer does not publish"
@@ -103,29 +106,36 @@ class SenderIdentity:
         return key
 
     def _keys_due(self, kid: str, now: datetime) -> bool:
-        if self._fetched_at is None:
-            return True
-        age = now - self._fetched_at
-        return age >= KEYS_MAX_AGE or (kid not in self._keys and age >= KEYS_REFETCH_AFTER)
+        """Fetch when a token names a key not seen yet or the keys are old, but never more
+        often than KEYS_REFETCH_AFTER, so neither made-up key ids nor an API server that is
+        down make every delivery wait on a fetch."""
+        if self._tried_at is not None and now - self._tried_at < KEYS_REFETCH_AFTER:
+            return False
+        return (
+            self._fetched_at is None
+            or kid not in self._keys
+            or now - self._fetched_at >= KEYS_MAX_AGE
+        )
 
     async def _fetch(self, now: datetime) -> None:
         import httpx  # only when keys are due: most processes never verify a sender
 
         settings = self.settings
-        headers = {"accept": "application/json"}
-        if settings.event_jwks_token_file is not None:
-            # Read on every fetch: the kubelet rotates the projected token.
-            own_token = settings.event_jwks_token_file.read_text().strip()
-            headers["authorization"] = f"Bearer {own_token}"
-        verify: ssl.SSLContext | bool = True
-        if settings.event_jwks_ca_file is not None:
-            verify = ssl.create_default_context(cafile=str(settings.event_jwks_ca_file))
+        self._tried_at = now
         try:
+            headers = {"accept": "application/json"}
+            if settings.event_jwks_token_file is not None:
+                # Read on every fetch: the kubelet rotates the projected token.
+                own_token = settings.event_jwks_token_file.read_text().strip()
+                headers["authorization"] = f"Bearer {own_token}"
+            verify: ssl.SSLContext | bool = True
+            if settings.event_jwks_ca_file is not None:
+                verify = ssl.create_default_context(cafile=str(settings.event_jwks_ca_file))
             async with httpx.AsyncClient(verify=verify, timeout=FETCH_TIMEOUT_SECONDS) as client:
                 response = await client.get(settings.event_jwks_url, headers=headers)
                 response.raise_for_status()
                 key_set = jwt.PyJWKSet.from_dict(response.json())
-        except (httpx.HTTPError, ValueError, jwt.PyJWTError) as exc:
+        except (OSError, httpx.HTTPError, ValueError, jwt.PyJWTError) as exc:
             raise SenderKeysUnavailable(f"{settings.event_jwks_url}: {exc}") from exc
         self._keys = {key.key_id: key for key in key_set.keys if key.key_id}
         self._fetched_at = now
