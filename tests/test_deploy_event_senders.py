@@ -75,9 +75,33 @@ def test_the_fed_functions_take_exactly_their_sources_tokens() -> None:
     senders = _env(resources, "process-event")["EVENT_SENDERS"].split(",")
     assert {s.strip() for s in senders} == {source_subject(s) for s in sources}
     settings = find(resources, "ConfigMap", "todo-settings")["data"]
-    assert settings["EVENT_JWKS_URL"] == "https://kubernetes.default.svc/openid/v1/jwks"
-    assert settings["EVENT_JWKS_TOKEN_FILE"].startswith("/var/run/secrets/kubernetes.io/")
-    assert settings["EVENT_JWKS_CA_FILE"].startswith("/var/run/secrets/kubernetes.io/")
+    assert settings["EVENT_REVIEW_URL"] == (
+        "https://kubernetes.default.svc/apis/authentication.k8s.io/v1/tokenreviews"
+    )
+    assert settings["EVENT_REVIEW_TOKEN_FILE"].startswith("/var/run/secrets/kubernetes.io/")
+    assert settings["EVENT_REVIEW_CA_FILE"].startswith("/var/run/secrets/kubernetes.io/")
+
+
+def test_the_fed_functions_may_review_tokens_and_nothing_more() -> None:
+    """Their account may create TokenReviews, in the KafkaSource variant only."""
+    resources = rendered("oracle-kafkasource")
+    accounts = {
+        knative_service(resources, name)["spec"]["template"]["spec"]["serviceAccountName"]
+        for name in FED
+    }
+    bindings = [r for r in resources if r["kind"] == "ClusterRoleBinding"]
+    (binding,) = bindings
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": account, "namespace": "todo"} for account in accounts
+    ]
+    role = find(resources, "ClusterRole", binding["roleRef"]["name"])
+    assert role["rules"] == [
+        {
+            "apiGroups": ["authentication.k8s.io"],
+            "resources": ["tokenreviews"],
+            "verbs": ["create"],
+        }
+    ]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS_ALL)
@@ -87,6 +111,7 @@ def test_every_overlay_agrees_on_senders(overlay: str) -> None:
     if not any(r["kind"] == "KafkaSource" for r in resources):
         for name in FED:
             assert "EVENT_AUDIENCE" not in _env(resources, name)
+        assert not {r["kind"] for r in resources} & {"ClusterRole", "ClusterRoleBinding"}
 
 
 def test_a_source_without_an_audience_or_a_stray_sender_is_caught() -> None:

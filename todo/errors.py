@@ -118,8 +118,8 @@ class DatabaseUnavailable(TodoError):
     pass
 
 
-class SenderKeysUnavailable(TodoError):
-    """The public keys that would check an event sender's token could not be fetched."""
+class TokenReviewUnavailable(TodoError):
+    """The API server could not be asked whether an event sender's token is valid."""
 
 
 class NotConfigured(TodoError):

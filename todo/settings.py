@@ -80,15 +80,16 @@ class Settings:
     # from KafkaSources, which cannot present APP_API_TOKEN. Set the audience (the sources'
     # `sink.audience`) and every delivery must carry a service-account token for it from
     # one of `event_senders` (`system:serviceaccount:<namespace>:<name>`, comma-separated),
-    # signed by the cluster's service-account issuer; the Dapr sidecar's token still works.
+    # which the API server confirms (a TokenReview); the Dapr sidecar's token still works.
     event_audience: str | None = None
     event_senders: tuple[str, ...] = ()
-    event_issuer: str = "https://kubernetes.default.svc.cluster.local"
-    # The issuer's public keys, fetched on the first delivery and again for a key not seen
-    # yet; kube-apiserver serves them to service accounts with their own token.
-    event_jwks_url: str = "https://kubernetes.default.svc/openid/v1/jwks"
-    event_jwks_token_file: Path | None = None
-    event_jwks_ca_file: Path | None = None
+    # Where the TokenReviews go, asked with the pod's own service-account token and the
+    # cluster's CA (knative/components/kafkasource/sender-identity.yaml).
+    event_review_url: str = (
+        "https://kubernetes.default.svc/apis/authentication.k8s.io/v1/tokenreviews"
+    )
+    event_review_token_file: Path | None = None
+    event_review_ca_file: Path | None = None
     pubsub_name: str = "pubsub"
     publish_timeout_seconds: float = 2.0
     # Lanes publishing side by side after commit (a user always goes by the same lane, so
