@@ -7,6 +7,7 @@ Each function returns a list of problems (empty when consistent), so the tests a
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import importlib
 import json
 import re
@@ -170,6 +171,75 @@ def deliveries(resources: list[Resource]) -> list[str]:
     return problems
 
 
+# Knative Eventing's OIDC service account for a source (knative/eventing pkg/auth/
+# serviceaccount.go, GetOIDCServiceAccountNameForResource): kmeta.ChildName of the source's
+# name and "-oidc-<group>-<Kind>", lower-cased afterwards.
+_OIDC_SUFFIX = "-oidc-sources.knative.dev-KafkaSource"
+_NAME_MAX = 63
+_MD5_HEX = 32
+
+
+def child_name(parent: str, suffix: str) -> str:
+    """knative.dev/pkg kmeta.ChildName: parent + suffix, or, past 63 characters, a hash in
+    place of what does not fit."""
+    if len(parent) <= _NAME_MAX - len(suffix):
+        return parent + suffix
+    head = _NAME_MAX - _MD5_HEX
+    if head - len(suffix) <= 0:
+        name = parent[:head] + hashlib.md5((parent + suffix).encode()).hexdigest()
+        name += suffix[: max(0, _NAME_MAX - len(name))]
+        return re.sub(r"[^a-zA-Z0-9]+$", "", name)  # its makeValidName
+    digest = hashlib.md5(parent.encode()).hexdigest()
+    return f"{parent[: head - len(suffix)]}{digest}{suffix}"
+
+
+def source_subject(source: Resource) -> str:
+    """The subject of the tokens a KafkaSource sends with Eventing's sender identity on."""
+    meta = source["metadata"]
+    account = child_name(meta["name"], _OIDC_SUFFIX).lower()
+    return f"system:serviceaccount:{meta.get('namespace', 'default')}:{account}"
+
+
+def _env(service: Resource) -> dict[str, str]:
+    containers = service["spec"]["template"]["spec"]["containers"]
+    return {e["name"]: e["value"] for e in containers[0].get("env", []) if "value" in e}
+
+
+def event_senders(resources: list[Resource]) -> list[str]:
+    """Each Knative Service a KafkaSource delivers to (sink or dead-letter sink) takes exactly
+    the tokens of the sources that do: each destination names an audience (without one no
+    token is sent), the service's EVENT_AUDIENCE, and its EVENT_SENDERS are their subjects."""
+    services = knative_services(resources)
+    expected: dict[str, set[str]] = {}
+    problems = []
+    for source in _of(resources, "KafkaSource"):
+        spec = source["spec"]
+        for destination in (spec["sink"], spec.get("delivery", {}).get("deadLetterSink")):
+            if destination is None:
+                continue
+            app = destination.get("ref", {}).get("name", "")
+            expected.setdefault(app, set()).add(source_subject(source))
+            audience = _env(services[app]).get("EVENT_AUDIENCE") if app in services else None
+            if destination.get("audience") is None:
+                problems.append(f"{describe(source)}: sends to {app} with no audience, so no token")
+            elif destination["audience"] != audience:
+                problems.append(
+                    f"{describe(source)}: audience {destination['audience']} is not {app}'s "
+                    f"EVENT_AUDIENCE ({audience})"
+                )
+    for name, service in services.items():
+        env = _env(service)
+        senders = {s.strip() for s in env.get("EVENT_SENDERS", "").split(",") if s.strip()}
+        if senders != expected.get(name, set()):
+            problems.append(
+                f"{name}: EVENT_SENDERS {sorted(senders)} but the sources delivering to it "
+                f"are {sorted(expected.get(name, set()))}"
+            )
+        if name in expected and "EVENT_AUDIENCE" not in env:
+            problems.append(f"{name}: KafkaSources deliver to it but it sets no EVENT_AUDIENCE")
+    return problems
+
+
 def published_topics() -> set[str]:
     from todo import events
 
@@ -299,4 +369,5 @@ def all_problems(resources: list[Resource]) -> dict[str, list[str]]:
         "topics": topics(resources),
         "secrets": secret_keys(resources),
         "settings": settings_names(resources),
+        "event senders": event_senders(resources),
     }

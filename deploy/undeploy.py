@@ -3,8 +3,9 @@
 It removes the app: every resource an overlay puts in the app's namespace. It leaves what
 the docs promise stays: the namespace itself (and with it the Secrets `task secrets` made,
 which no manifest holds), every PersistentVolumeClaim (the data), and everything outside the
-namespace, which is shared with the rest of the cluster: the Traefik settings in kube-system
-and the cluster-wide ClusterIssuers. `task purge` removes all of it.
+namespace, which is shared with the rest of the cluster: the Traefik settings in kube-system,
+the cluster-wide ClusterIssuers and, in the KafkaSource variant, the ClusterRole that lets
+the functions review tokens, with its binding. `task purge` removes all of it.
 """
 
 from __future__ import annotations

@@ -135,14 +135,15 @@ def test_the_kafkasource_variant_swaps_dapr_subscriptions_for_kafka_sources() ->
     }
     sources = [r for r in resources if r["kind"] == "KafkaSource"]
     assert {s["spec"]["sink"]["ref"]["name"] for s in sources} == {"notify", "process-event"}
-    # KafkaSource deliveries carry no dapr-api-token: the fed services must not demand one.
+    # KafkaSource deliveries carry no dapr-api-token but their sender's OIDC token, which
+    # the fed services check (tests/test_deploy_event_senders.py has the details).
     for service in resources:
         if service["kind"] == "Service" and service["metadata"]["name"] in (
             "notify",
             "process-event",
         ):
             env = service["spec"]["template"]["spec"]["containers"][0]["env"]
-            assert "APP_API_TOKEN" not in {e["name"] for e in env}
+            assert {"EVENT_AUDIENCE", "EVENT_SENDERS"} <= {e["name"] for e in env}
     for source in sources:
         spec = source["spec"]
         assert spec["net"]["sasl"]["enable"]

@@ -83,3 +83,23 @@ def test_dapr_denies_service_invocation_and_traces_nowhere(overlay: str) -> None
     assert access.get("policies", []) == []
     # No collector is installed anywhere: a tracing exporter would only log its failures.
     assert "tracing" not in configuration["spec"]
+
+
+# The KafkaSource variant's way to the event routes: the source dispatcher (knative-eventing,
+# eventing-kafka-broker data-plane/config/source/500-dispatcher.yaml) calls Kourier, which
+# hands on to the activator or the pod's queue-proxy.
+DISPATCHER = Pod("knative-eventing", {"app": "kafka-source-dispatcher"})
+KOURIER_PROBER = Pod("knative-serving", {"app": "net-kourier-controller"})
+KOURIER_PORT = 8081  # kourier-internal, where Traefik and the sources' sinks resolve to
+
+
+def test_in_the_kafkasource_variant_only_the_platform_reaches_kourier() -> None:
+    resources = rendered("oracle-kafkasource")
+    for caller in (TRAEFIK, DISPATCHER, KOURIER_PROBER):
+        assert admits(resources, caller, KOURIER, KOURIER_PORT), caller
+    for stranger in (STRANGER, FUNCTION, Pod("default", {"app": "kafka-source-dispatcher"})):
+        assert not admits(resources, stranger, KOURIER, KOURIER_PORT), stranger
+    # ... and nothing in the cluster reaches a function pod past Kourier and Knative.
+    for caller in (STRANGER, DISPATCHER, TRAEFIK):
+        assert not admits(resources, caller, FUNCTION, 8012), caller
+        assert not admits(resources, caller, FUNCTION, 8080), caller

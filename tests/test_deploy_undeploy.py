@@ -37,6 +37,11 @@ def test_undeploy_keeps_the_namespace_the_data_and_what_the_cluster_shares() -> 
         "ClusterIssuer/letsencrypt-staging",
         "ClusterIssuer/letsencrypt-prod",
     } <= kept
+    kept = {describe(r) for r in undeploy.kept(rendered("oracle-kafkasource"))}
+    assert {
+        "ClusterRole/todo-token-reviewer",
+        "ClusterRoleBinding/todo-function-token-reviewer",
+    } <= kept
 
 
 def test_the_undeploy_command_prints_what_it_removes(capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,15 +4,19 @@ its file (FUNCTION_SOURCE / FUNCTION_TARGET), not imported as a package module."
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import signal
 import subprocess
 import sys
+import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 from functions_framework.aio import create_asgi_app
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 import functions
 from bench.harness import fake_sidecar, free_port, sidecar_log, start_function, wait_until_serving
@@ -64,6 +68,72 @@ print(gc.get_freeze_count(), len(gc.get_objects(generation=2)))
     frozen, left_for_full_collection = map(int, out)
     assert frozen > 20_000
     assert left_for_full_collection < 1_000
+
+
+def image_distributions() -> set[str]:
+    """What the image installs: pyproject's dependencies, as the Dockerfile reads them, and
+    theirs (with the extras asked for), as installed here."""
+    pyproject = tomllib.loads((ROOT.parent / "pyproject.toml").read_text())
+    # Each requirement with the extras of the distribution that asks for it.
+    pending = [(line, {""}) for line in pyproject["project"]["dependencies"]]
+    found: set[tuple[str, str]] = set()
+    while pending:
+        line, asked = pending.pop()
+        requirement = Requirement(line)
+        marker = requirement.marker
+        if marker and not any(marker.evaluate({"extra": extra}) for extra in asked):
+            continue
+        name = canonicalize_name(requirement.name)
+        extras = {""} | requirement.extras
+        if {(name, extra) for extra in extras} <= found:
+            continue
+        found |= {(name, extra) for extra in extras}
+        pending += [(dep, extras) for dep in importlib.metadata.requires(name) or []]
+    return {name for name, _ in found}
+
+
+def test_the_image_has_no_cryptography_for_pyjwt_to_import() -> None:
+    """pyjwt imports cryptography with itself whenever it is installed, ~50 ms of every
+    cold start; the image installs nothing that brings it (the dev extra does)."""
+    distributions = image_distributions()
+    assert {"pyjwt", "httpx", "functions-framework"} <= distributions
+    assert "cryptography" not in distributions
+
+
+def test_the_event_functions_load_and_check_senders_without_cryptography() -> None:
+    """As in the image: notify and process-event load, and a sender's token is read and
+    refused or sent for review, with cryptography not there to import."""
+    script = f"""
+import asyncio, sys
+sys.modules["cryptography"] = None  # not installed
+from datetime import UTC, datetime
+from functions_framework.aio import create_asgi_app
+for name in ("notify", "process_event"):
+    create_asgi_app(target=name, source=str({str(ROOT)!r} + f"/{{name}}/main.py"))
+import jwt
+from todo.errors import Forbidden, TokenReviewUnavailable
+from todo.sender_identity import SenderIdentity
+from todo.settings import Settings
+
+settings = Settings.from_env(
+    {{"EVENT_AUDIENCE": "a", "EVENT_SENDERS": "s", "EVENT_REVIEW_URL": "http://127.0.0.1:9/"}}
+)
+now = datetime.now(UTC)
+
+async def answer(sender):
+    claims = {{"sub": sender, "aud": ["a"], "exp": int(now.timestamp()) + 600}}
+    try:
+        await SenderIdentity(settings).verify(jwt.encode(claims, "k" * 32, "HS256"), now)
+    except (Forbidden, TokenReviewUnavailable) as exc:
+        return type(exc).__name__
+
+print(asyncio.run(answer("stranger")), asyncio.run(answer("s")), jwt.algorithms.has_crypto)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT.parent
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["Forbidden", "TokenReviewUnavailable", "False"]
 
 
 async def test_a_function_told_to_stop_publishes_every_committed_event_first(

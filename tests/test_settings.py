@@ -68,3 +68,13 @@ def test_allowed_origins_read_as_a_browser_sends_them() -> None:
 def test_an_origin_no_browser_would_send_is_refused(raw: str) -> None:
     with pytest.raises(ValueError, match="CORS_ALLOWED_ORIGINS"):
         Settings.from_env({"CORS_ALLOWED_ORIGINS": f"https://ok.example.com,{raw}"})
+
+
+def test_event_senders_read_as_a_comma_separated_list() -> None:
+    settings = Settings.from_env(
+        {"EVENT_SENDERS": "system:serviceaccount:todo:a,\n system:serviceaccount:todo:b,,"}
+    )
+    assert settings.event_senders == (
+        "system:serviceaccount:todo:a",
+        "system:serviceaccount:todo:b",
+    )

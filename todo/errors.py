@@ -118,5 +118,9 @@ class DatabaseUnavailable(TodoError):
     pass
 
 
+class TokenReviewUnavailable(TodoError):
+    """The API server could not be asked whether an event sender's token is valid."""
+
+
 class NotConfigured(TodoError):
     """The deployment lacks a setting this request needs (the detail is for the logs)."""

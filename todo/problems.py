@@ -44,6 +44,9 @@ KINDS: dict[type[errors.TodoError], Kind] = {
     errors.LoginThrottled: Kind(429, "login-throttled", "Too many failed logins"),
     errors.DatabaseUnavailable: Kind(503, "database-unavailable", "Database unavailable"),
     errors.NotConfigured: Kind(503, "not-configured", "The service is not configured"),
+    errors.TokenReviewUnavailable: Kind(
+        503, "token-review-unavailable", "The event sender's token cannot be reviewed"
+    ),
 }
 INTERNAL = Kind(500, "internal-error", "Internal error")
 

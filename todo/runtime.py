@@ -15,6 +15,7 @@ from todo.confirmed_accounts import ConfirmedAccounts
 from todo.db import Database
 from todo.next_due import NextDue
 from todo.publishing import AfterCommit, OutboxOnly, Publisher
+from todo.sender_identity import SenderIdentity
 from todo.settings import Settings
 
 
@@ -27,6 +28,7 @@ class Runtime:
     outgoing: AfterCommit = field(init=False)
     accounts: ConfirmedAccounts = field(init=False)
     next_due: NextDue = field(init=False)
+    senders: SenderIdentity = field(init=False)
 
     def __post_init__(self) -> None:
         self.outgoing = AfterCommit(
@@ -40,6 +42,7 @@ class Runtime:
             self.database, self.clock, self.settings.account_check_seconds
         )
         self.next_due = NextDue(timedelta(seconds=self.settings.tick_idle_look_seconds))
+        self.senders = SenderIdentity(self.settings)
 
     async def close(self) -> None:
         await self.outgoing.close()

@@ -76,6 +76,20 @@ class Settings:
     # The token the sidecar presents to this app (Dapr's APP_API_TOKEN): it lets event
     # deliveries through without a user's bearer token.
     app_api_token: str | None = None
+    # Knative Eventing's sender identity (todo/sender_identity.py), for event deliveries
+    # from KafkaSources, which cannot present APP_API_TOKEN. Set the audience (the sources'
+    # `sink.audience`) and every delivery must carry a service-account token for it from
+    # one of `event_senders` (`system:serviceaccount:<namespace>:<name>`, comma-separated),
+    # which the API server confirms (a TokenReview); the Dapr sidecar's token still works.
+    event_audience: str | None = None
+    event_senders: tuple[str, ...] = ()
+    # Where the TokenReviews go, asked with the pod's own service-account token and the
+    # cluster's CA (knative/components/kafkasource/sender-identity.yaml).
+    event_review_url: str = (
+        "https://kubernetes.default.svc/apis/authentication.k8s.io/v1/tokenreviews"
+    )
+    event_review_token_file: Path | None = None
+    event_review_ca_file: Path | None = None
     pubsub_name: str = "pubsub"
     publish_timeout_seconds: float = 2.0
     # Lanes publishing side by side after commit (a user always goes by the same lane, so
@@ -145,6 +159,10 @@ def _boolean(raw: str) -> bool:
     raise ValueError("expected true or false")
 
 
+def _names(raw: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+
+
 def _origins(raw: str) -> tuple[Origin, ...]:
     """Comma-separated origins, each exactly as a browser's Origin header would name it: a
     value that could never match one (a path, a default port, `*`) is refused here."""
@@ -182,6 +200,7 @@ CONVERSIONS: dict[object, Callable[[str], Any]] = {
     bool: _boolean,
     Path: Path,
     tuple[Origin, ...]: _origins,
+    tuple[str, ...]: _names,
 }
 
 

@@ -100,8 +100,9 @@ class Route:
     # Statuses it can answer beyond those its shape implies (a 404 without a path id, ...),
     # each with the usual description (todo.openapi.ANSWERS) or, as (status, text), its own.
     answers: tuple[int | tuple[int, str], ...] = ()
-    # Called only by the Dapr sidecar (events, bindings): checked against APP_API_TOKEN,
-    # kept out of the public API document and the ingress.
+    # Called only by the platform (events, bindings): the Dapr sidecar with APP_API_TOKEN or
+    # a Knative Eventing source with its OIDC token; kept out of the public API document and
+    # the ingress.
     sidecar: bool = False
     # Answered for the platform itself (probes, metric scrapes).
     platform: bool = False
@@ -358,16 +359,11 @@ async def authenticate(
     sidecar delivering an event for a user."""
     rt = runtime()
     if route.sidecar:
-        # Without APP_API_TOKEN the route relies on being reachable only in the cluster.
-        if rt.settings.app_api_token and not _is_sidecar(request):
-            raise NotAuthenticated("only the Dapr sidecar may call this route")
+        await _check_delivery(request)
         return None
-    authorization = request.headers.get("authorization")
-    if authorization is not None:
-        credentials = _BEARER.fullmatch(authorization)
-        if credentials is None:
-            raise NotAuthenticated(BEARER_FORM)
-        principal = verify_token(rt.settings, credentials[1], rt.clock.now())
+    token = _bearer_token(request)
+    if token is not None:
+        principal = verify_token(rt.settings, token, rt.clock.now())
         if event is not None and event.get("userid") not in (None, str(principal.user_id)):
             raise Forbidden("the event's userid is not the token's subject")
         if not route.public:  # a public route reads no account: a stale token is no bar
@@ -378,6 +374,29 @@ async def authenticate(
     if route.public:
         return None
     raise NotAuthenticated("missing bearer token")
+
+
+async def _check_delivery(request: Request) -> None:
+    """A route the platform calls takes the Dapr sidecar (APP_API_TOKEN) or, where sources
+    deliver (EVENT_AUDIENCE), a Knative Eventing source with its OIDC token. With neither
+    set it relies on being reachable only in the cluster."""
+    rt = runtime()
+    if _is_sidecar(request):
+        return
+    if rt.senders.enabled:
+        await rt.senders.verify(_bearer_token(request), rt.clock.now())
+    elif rt.settings.app_api_token:
+        raise NotAuthenticated("only the Dapr sidecar may call this route")
+
+
+def _bearer_token(request: Request) -> str | None:
+    authorization = request.headers.get("authorization")
+    if authorization is None:
+        return None
+    credentials = _BEARER.fullmatch(authorization)
+    if credentials is None:
+        raise NotAuthenticated(BEARER_FORM)
+    return credentials[1]
 
 
 def _is_sidecar(request: Request) -> bool:
