@@ -65,14 +65,16 @@ test("the keyboard alone: q adds, j/k move, x completes, e edits, / searches", a
   await page.keyboard.press("Enter");
   await quickAdd(page, "Second thing");
   await row(page, "Second thing").waitFor();
+  // Both in from the server: until then a task's place in the list may still change.
+  await page.locator("[data-task-id^='local:']").first().waitFor({ state: "detached" });
   await page.locator("body").click({ position: { x: 5, y: 5 } });
   await page.keyboard.press("j");
   const selected = page.locator(".task.selected .title");
   const first = await selected.innerText();
   await page.keyboard.press("j");
-  expect(await selected.innerText()).not.toBe(first);
+  await expect.poll(() => selected.innerText()).not.toBe(first);
   await page.keyboard.press("k");
-  expect(await selected.innerText()).toBe(first);
+  await expect.poll(() => selected.innerText()).toBe(first);
   await page.keyboard.press("x");
   await row(page, first).waitFor({ state: "detached" });
   await page.keyboard.press("j");

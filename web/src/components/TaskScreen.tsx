@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { Task, User } from "../api/types";
 import { useNow, useShortcuts, useWatched } from "../hooks";
+import { currentId } from "../sync/taskState";
 import { allTags, defaultFilters, visibleTasks } from "../sync/view";
 import { Workspace } from "../sync/workspace";
 import { ConnectionState } from "./ConnectionState";
@@ -25,7 +26,7 @@ export function TaskScreen({ user, onUser, onSignOut }: Props) {
   const refused = useWatched(workspace.refused);
   const now = useNow();
   const [filters, setFilters] = useState(defaultFilters);
-  const [selectedId, setSelectedId] = useState<string | null>(null);
+  const [selection, setSelectedId] = useState<string | null>(null);
   const [editing, setEditing] = useState<Task | null>(null);
   const [help, setHelp] = useState(false);
   const [undoable, setUndoable] = useState<Undoable | null>(null);
@@ -38,6 +39,7 @@ export function TaskScreen({ user, onUser, onSignOut }: Props) {
     [state.tasks, filters, now, tz],
   );
   const tags = useMemo(() => allTags(state.tasks.values()), [state.tasks]);
+  const selectedId = useMemo(() => currentId(state.tasks, selection), [state.tasks, selection]);
   const selected = tasks.find((t) => t.id === selectedId) ?? null;
 
   const toggle = useCallback(

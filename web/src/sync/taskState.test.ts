@@ -1,12 +1,24 @@
 import { describe, expect, it } from "vitest";
 import type { Task } from "../api/types";
 import { task } from "../testing/task";
-import { applyEvents, emptyState, mergeTasks, removeTask, restoreTask } from "./taskState";
+import { applyEvents, currentId, emptyState, LOCAL_PREFIX, mergeTasks, removeTask, restoreTask } from "./taskState";
 
 
 const event = (seq: number, type: string, t: Task) => ({ seq, type, data: { task: t } });
 
 describe("the task state", () => {
+  it("follows a task added on this device from its local id to the server's", () => {
+    const local = `${LOCAL_PREFIX}1234`;
+    let state = mergeTasks(emptyState, [task(local, 0), task("b")]);
+    expect(currentId(state.tasks, local)).toBe(local);
+    state = mergeTasks(state, [task("a", 1, { metadata: { local_id: "1234" } })]);
+    expect(state.tasks.has(local)).toBe(false);
+    expect(currentId(state.tasks, local)).toBe("a");
+    expect(currentId(state.tasks, "b")).toBe("b");
+    expect(currentId(state.tasks, `${LOCAL_PREFIX}gone`)).toBe(`${LOCAL_PREFIX}gone`);
+    expect(currentId(state.tasks, null)).toBeNull();
+  });
+
   it("keeps the newest version of a task whichever arrives first", () => {
     const newer = mergeTasks(emptyState, [task("a", 3, { title: "new" })]);
     expect(mergeTasks(newer, [task("a", 2, { title: "old" })]).tasks.get("a")?.title).toBe("new");

@@ -73,6 +73,15 @@ export function restoreTask(state: TaskState, task: Task): TaskState {
   return mergeTasks({ ...state, deleted }, [task]);
 }
 
+/** The id `id` names now: a task added on this device is known by its local id until the
+ * server's copy takes its place, and whoever held on to the local id follows. */
+export function currentId(tasks: ReadonlyMap<string, Task>, id: string | null): string | null {
+  if (id === null || tasks.has(id) || !id.startsWith(LOCAL_PREFIX)) return id;
+  const localId = id.slice(LOCAL_PREFIX.length);
+  for (const task of tasks.values()) if (task.metadata.local_id === localId) return task.id;
+  return id;
+}
+
 /** A task with only its id, title and times set: the plain defaults of a new one. */
 export function blankTask(id: string, title: string, at: string): Task {
   return {
