@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 import asyncpg
 import uvloop
 
+from bench import footprint
 from bench.harness import (
     JWT_SECRET,
     ROOT,
@@ -55,6 +56,8 @@ class Result:
     name: str
     seconds: float
     latencies: list[float]
+    # CPU seconds the function's process tree used over the measured run, when known.
+    cpu: float | None = None
 
     @property
     def rate(self) -> float:
@@ -63,7 +66,10 @@ class Result:
     def line(self) -> str:
         p50 = percentile(self.latencies, 50) * 1000
         p99 = percentile(self.latencies, 99) * 1000
-        return f"{self.name:<46} {self.rate:8.0f} req/s   p50 {p50:6.1f} ms   p99 {p99:6.1f} ms"
+        line = f"{self.name:<46} {self.rate:8.0f} req/s   p50 {p50:6.1f} ms   p99 {p99:6.1f} ms"
+        if self.cpu is not None:
+            line += f"   CPU {self.cpu / max(len(self.latencies), 1) * 1000:4.2f} ms/req"
+        return line
 
 
 def median_result(rounds: list[Result]) -> Result:
@@ -130,7 +136,10 @@ async def bench_function(
     try:
         wait_until_serving(f"http://127.0.0.1:{port}/health")
         await drive("warm-up", args.requests // 10, args.concurrency, one)
-        return await drive(name, args.requests, args.concurrency, one)
+        before = footprint.cpu_seconds(process.pid)
+        result = await drive(name, args.requests, args.concurrency, one)
+        result.cpu = footprint.cpu_seconds(process.pid) - before
+        return result
     finally:
         for client in clients:
             await client.close()

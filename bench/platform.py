@@ -359,6 +359,12 @@ class CpuUse:
                 f"  {kind:<15} {used:6.1f} CPU-s ({100 * used / available:3.0f}%)   "
                 f"busiest {busiest[1]} {self.seconds[busiest]:.1f} CPU-s"
             )
+        lines.append("  by process, ms of CPU per create:")
+        for (kind, name), used in sorted(self.seconds.items(), key=lambda item: -item[1]):
+            lines.append(
+                f"    {kind:<15} {name:<28} {used:6.1f} CPU-s   "
+                f"{used / max(self.creates, 1) * 1000:5.2f} ms"
+            )
         # Idle work (heartbeats, the brokers' and sidecars' own timers) is counted in too.
         stack = sum(used for kind, used in kinds.items() if kind != "load generator")
         per_create = stack / max(self.creates, 1)

@@ -1,7 +1,9 @@
 """Running event consumers exactly once per event, and dead-lettering what cannot succeed.
 
 A consumer records the event as processed in the same transaction as its effect, so a
-redelivered event (at-least-once delivery) changes nothing. A topic carries types a
+redelivered event (at-least-once delivery) changes nothing. A consumer whose effect is one
+statement claims the event inside that statement (`claim_in`), which is a transaction on
+its own: no BEGIN and COMMIT round trips around it. A topic carries types a
 consumer does not take (notify sees every reminder event, and wants only the due ones):
 those are acknowledged and counted as ignored. An event a consumer takes but can never
 process (its payload does not validate, no owner) raises `PoisonEvent`: it is stored as
@@ -27,6 +29,9 @@ from todo.unit_of_work import UnitOfWork, unit_of_work
 log = logging.getLogger(__name__)
 
 Handler = Callable[[UnitOfWork, IncomingEvent], Awaitable[None]]
+# The statement that claims the event and has the effect (see `claimed_then`), with the
+# arguments that follow the claim's three.
+OneStatement = Callable[[IncomingEvent], tuple[str, tuple[object, ...]]]
 
 
 class PoisonEvent(Exception):
@@ -35,11 +40,17 @@ class PoisonEvent(Exception):
 
 @dataclass(frozen=True)
 class Consumer:
+    """Takes events of `types`: in a unit of work (`handle`), or as one statement that also
+    claims the event (`claim_in`); one of the two."""
+
     name: str
     types: frozenset[str]
-    handle: Handler
+    handle: Handler | None = None
+    claim_in: OneStatement | None = None
 
     def __post_init__(self) -> None:
+        if (self.handle is None) == (self.claim_in is None):
+            raise ValueError(f"consumer {self.name}: give handle or claim_in, not both")
         metrics.expect_consumer(self.name)
 
 
@@ -85,7 +96,25 @@ on conflict do nothing returning true
 """
 
 
+def claimed_then(effect: str) -> str:
+    """One statement: claim the event ($1 consumer, $2 event id, $3 now) and, only if it is
+    new, run `effect` (a data-modifying statement that reads `claimed`, as in
+    `where exists (select from claimed)`); it answers whether the event was new."""
+    return (
+        f"with claimed as ({CLAIM_EVENT}),\neffect as ({effect})\n"
+        "select exists (select from claimed)"
+    )
+
+
 async def _consume_once(consumer: Consumer, event: IncomingEvent) -> str:
+    if consumer.claim_in is not None:
+        sql, args = consumer.claim_in(event)  # PoisonEvent before anything is written
+        rt = runtime()
+        # Safe to run again on another connection (what `fetchval` does when the first
+        # died): a claim made the first time makes the second do nothing.
+        fresh = await rt.database.fetchval(sql, consumer.name, event.id, rt.clock.now(), *args)
+        return "processed" if fresh else "duplicate"
+    assert consumer.handle is not None
     async with unit_of_work() as work:
         fresh = await work.conn.fetchval(CLAIM_EVENT, consumer.name, event.id, work.now)
         if not fresh:

@@ -56,6 +56,11 @@ log = logging.getLogger(__name__)
 
 BATCH = 100
 MAX_UNSENT = 10_000
+# Marks wait this long for more to join them: one UPDATE for every event the lanes sent
+# meanwhile, not one per batch. At 200 creates/s a batch is mostly one event, and its own
+# UPDATE cost create-task a pooled connection and a round trip and Postgres a commit.
+# Nothing waits on a mark but the relay, which leaves events alone for seconds.
+MARK_EVERY_SECONDS = 0.05
 # A relay this process runs for what it left (see `_relay_left`) tries this many times,
 # waiting twice as long after each failure up to MAX_RELAY_WAIT; then the tick's relay
 # has it.
@@ -162,7 +167,10 @@ class AfterCommit:
         self._relays_oldest_read = -math.inf
         self._lanes: list[_Lane] = []
         self._unsent = 0  # committed events not yet published, failed or handed over
-        self._marking: set[asyncio.Task[None]] = set()
+        self._marker: asyncio.Task[None] | None = None
+        self._to_mark: list[UUID] = []  # sent, not marked yet
+        self._to_count = 0  # events handled by the batches behind `_to_mark`
+        self._mark_now: asyncio.Event | None = None  # set: stop lingering (drain, close)
         self._settled: asyncio.Event | None = None
         self._relay: asyncio.Task[None] | None = None
         self._relay_again = False
@@ -172,8 +180,14 @@ class AfterCommit:
 
     async def drain(self) -> None:
         """Wait until every committed event so far has been handled."""
-        while self._unsent and self._settled is not None:
-            await self._settled.wait()
+        if self._settled is None or self._mark_now is None:
+            return  # nothing was ever committed here
+        self._mark_now.set()
+        try:
+            while self._unsent:
+                await self._settled.wait()
+        finally:
+            self._mark_now.clear()
 
     @property
     def idle(self) -> bool:
@@ -193,8 +207,9 @@ class AfterCommit:
             if lane.worker is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await lane.worker
-        if self._marking:
-            await asyncio.wait(self._marking, timeout=self._grace)
+        if self._marker is not None and self._mark_now is not None:
+            self._mark_now.set()
+            await asyncio.wait([self._marker], timeout=self._grace)
         self._lanes = []
         await self.publisher.close()
 
@@ -251,6 +266,7 @@ class AfterCommit:
         if not self._lanes:
             self._lanes = [_Lane() for _ in range(self._lane_count)]
             self._settled = asyncio.Event()
+            self._mark_now = asyncio.Event()
             self._drain_before_stopping()
         lane = self._lanes[user_id.int % self._lane_count]
         if lane.worker is None or lane.worker.done():
@@ -370,9 +386,10 @@ class AfterCommit:
         batch.clear()
         # Marking waits for a pooled connection, which the requests keep busy: the lane
         # goes on with its next batch meanwhile (the order of marks does not matter).
-        marking = asyncio.create_task(self._mark(taken, count), name="mark-published")
-        self._marking.add(marking)
-        marking.add_done_callback(self._marking.discard)
+        self._to_mark += taken
+        self._to_count += count
+        if self._marker is None or self._marker.done():
+            self._marker = asyncio.create_task(self._mark_sent(), name="mark-published")
 
     async def _late_users(self, batch: Sequence[Event]) -> set[UUID]:
         """Users whose events in `batch` go to the relay, to keep each user's order.
@@ -454,10 +471,23 @@ class AfterCommit:
             self._relays_oldest_cache = await outbox.relays_oldest(self._database, cutoff)
         return self._relays_oldest_cache
 
-    async def _mark(self, taken: set[UUID], count: int) -> None:
+    async def _mark_sent(self) -> None:
+        """Mark what the lanes sent, all that gathered in MARK_EVERY_SECONDS at a time
+        (at once when draining, or when a batch's worth is waiting)."""
+        assert self._mark_now is not None  # made with the lanes that sent these
+        while self._to_count:
+            if len(self._to_mark) < BATCH and not self._mark_now.is_set():
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(MARK_EVERY_SECONDS):
+                        await self._mark_now.wait()
+            taken, count = self._to_mark, self._to_count
+            self._to_mark, self._to_count = [], 0
+            await self._mark(taken, count)
+
+    async def _mark(self, taken: list[UUID], count: int) -> None:
         try:
             if taken:
-                await outbox.mark_published(self._database, list(taken), self._clock.now())
+                await outbox.mark_published(self._database, taken, self._clock.now())
         except Exception:
             # The events went out; the relay will send them again and consumers drop repeats.
             log.exception("could not mark events published", extra={"events": len(taken)})
