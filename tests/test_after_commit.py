@@ -28,7 +28,7 @@ from todo.dapr import DaprPublisher
 from todo.db import Connection, Database
 from todo.event_types import Payload, TaskCreated
 from todo.events import Event, topic_of
-from todo.publishing import OutboxOnly
+from todo.publishing import MAX_RELAY_WAIT, RELAY_ATTEMPTS, OutboxOnly
 from todo.reminder_events import ReminderScheduled
 from todo.runtime import Runtime
 from todo.unit_of_work import unit_of_work
@@ -249,6 +249,37 @@ async def test_events_the_bus_refused_are_relayed_by_their_process_not_left_to_t
         await eventually(lambda: relayed(2))
     assert bus.subjects(alice.id) == ["refused"]
     assert await published(rt) == {"refused": True}
+
+
+async def test_a_process_relays_what_the_bus_refuses_for_as_long_as_it_takes(
+    rt: Runtime, alice: Account, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A broker down for long: the process keeps relaying, at most MAX_RELAY_WAIT apart,
+    rather than leaving the events to an idle tick's look hours later."""
+    assert isinstance(rt.clock, ManualClock)
+    rt.clock.auto_advance = False
+    bus = Recording()
+    bus.refusing = True
+    wired = rewire(rt, publisher=bus)
+    refused_relays = RELAY_ATTEMPTS * 2 + 1
+    with caplog.at_level(logging.INFO, logger="todo.publishing"):
+        await change(alice, "refused for long")
+        await wired.outgoing.drain()
+
+        async def relayed(times: int) -> bool:
+            return sum(r.getMessage() == RELAYED for r in caplog.records) >= times
+
+        for attempt in range(1, refused_relays + 1):
+            rt.clock.advance(MAX_RELAY_WAIT)
+            await eventually(lambda: relayed(attempt))  # noqa: B023 (awaited at once)
+        assert bus.sent == []
+        warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+        assert [r.__dict__["failures"] for r in warnings] == [RELAY_ATTEMPTS, 2 * RELAY_ATTEMPTS]
+        bus.refusing = False
+        rt.clock.advance(MAX_RELAY_WAIT)
+        await eventually(lambda: relayed(refused_relays + 1))
+    assert bus.subjects(alice.id) == ["refused for long"]
+    assert await published(rt) == {"refused for long": True}
 
 
 async def test_after_a_crash_a_users_new_events_wait_for_the_relay_to_send_the_old_ones(

@@ -61,9 +61,10 @@ MAX_UNSENT = 10_000
 # UPDATE cost create-task a pooled connection and a round trip and Postgres a commit.
 # Nothing waits on a mark but the relay, which leaves events alone for seconds.
 MARK_EVERY_SECONDS = 0.05
-# A relay this process runs for what it left (see `_relay_left`) tries this many times,
-# waiting twice as long after each failure up to MAX_RELAY_WAIT; then the tick's relay
-# has it.
+# A relay this process runs for what it left (see `_relay_left`) tries again while the
+# process lives, waiting twice as long after each failure, up to MAX_RELAY_WAIT: an idle
+# tick looks at the outbox only every few hours (todo/next_due.py), so giving up would
+# leave the events that long. Every RELAY_ATTEMPTS failures in a row, it warns.
 RELAY_ATTEMPTS = 6
 MAX_RELAY_WAIT = timedelta(minutes=5)
 
@@ -445,10 +446,12 @@ class AfterCommit:
                 wait = relay_age
             else:
                 failures += 1
-                if failures >= RELAY_ATTEMPTS:
-                    log.warning("events left unpublished; the tick's relay will send them")
-                    return
-                wait = min(relay_age * 2**failures, MAX_RELAY_WAIT)
+                if failures % RELAY_ATTEMPTS == 0:
+                    log.warning(
+                        "events still unpublished; relaying again every few minutes",
+                        extra={"failures": failures},
+                    )
+                wait = min(relay_age * 2 ** min(failures, 16), MAX_RELAY_WAIT)
 
     async def _relay_once(self, relay_age: timedelta) -> bool:
         """One relay run; whether it left nothing of the relay's age unsent."""
