@@ -4,16 +4,18 @@ export function Choice<T extends string>({
   value,
   options,
   onChange,
+  disabled,
 }: {
   label: string;
   value: T;
   options: readonly (readonly [T, string])[];
   onChange: (value: T) => void;
+  disabled?: boolean;
 }) {
   return (
     <label>
       {label}
-      <select value={value} onChange={(e) => onChange(e.target.value as T)}>
+      <select value={value} disabled={disabled} onChange={(e) => onChange(e.target.value as T)}>
         {options.map(([option, name]) => (
           <option key={option} value={option}>
             {name}

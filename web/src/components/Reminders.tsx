@@ -2,6 +2,7 @@ import { useEffect, useState } from "react";
 import { request } from "../api/http";
 import type { Reminder, ReminderPage, Task } from "../api/types";
 import { absoluteDue, fromLocalInput } from "../time";
+import { Choice } from "./Choice";
 
 const BEFORE = [
   ["PT0M", "At the due time"],
@@ -59,21 +60,13 @@ export function Reminders({ task, timeZone }: { task: Task; timeZone: string }) 
         ))}
       </ul>
       <div className="reminder-add">
-        <label>
-          Before the due time
-          <select
-            value=""
-            disabled={!task.due_at}
-            onChange={(e) => e.target.value && void add({ before: e.target.value })}
-          >
-            <option value="">Add…</option>
-            {BEFORE.map(([value, label]) => (
-              <option key={value} value={value}>
-                {label}
-              </option>
-            ))}
-          </select>
-        </label>
+        <Choice
+          label="Before the due time"
+          value=""
+          options={[["", "Add…"], ...BEFORE]}
+          disabled={!task.due_at}
+          onChange={(before) => before && void add({ before })}
+        />
         <label>
           At
           <input type="datetime-local" value={at} onChange={(e) => setAt(e.target.value)} />

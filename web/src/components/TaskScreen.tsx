@@ -26,7 +26,7 @@ export function TaskScreen({ user, onUser, onSignOut }: Props) {
   const refused = useWatched(workspace.refused);
   const now = useNow();
   const [filters, setFilters] = useState(defaultFilters);
-  const [selection, setSelectedId] = useState<string | null>(null);
+  const [selection, setSelection] = useState<string | null>(null);
   const [editing, setEditing] = useState<Task | null>(null);
   const [help, setHelp] = useState(false);
   const [undoable, setUndoable] = useState<Undoable | null>(null);
@@ -65,12 +65,12 @@ export function TaskScreen({ user, onUser, onSignOut }: Props) {
     },
     [workspace],
   );
-  const select = useCallback((task: Task) => setSelectedId(task.id), []);
+  const select = useCallback((task: Task) => setSelection(task.id), []);
   const move = useCallback(
     (by: number) => {
       const at = tasks.findIndex((t) => t.id === selectedId);
       const next = tasks[Math.min(tasks.length - 1, Math.max(0, at + by))];
-      if (next) setSelectedId(next.id);
+      if (next) setSelection(next.id);
     },
     [tasks, selectedId],
   );
