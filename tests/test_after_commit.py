@@ -23,6 +23,7 @@ import pytest
 import respx
 
 from tests.conftest import START, Account, rewire
+from todo import tasks
 from todo.clock import ManualClock
 from todo.dapr import DaprPublisher
 from todo.db import Connection, Database
@@ -31,6 +32,7 @@ from todo.events import Event, topic_of
 from todo.publishing import MAX_RELAY_WAIT, RELAY_ATTEMPTS, OutboxOnly
 from todo.reminder_events import ReminderScheduled
 from todo.runtime import Runtime
+from todo.task_models import TaskCreate
 from todo.unit_of_work import unit_of_work
 from todo_cli.dev import Stack
 
@@ -146,6 +148,79 @@ async def test_a_change_that_commits_first_waits_for_the_users_earlier_change(
     await wired.outgoing.drain()
     assert [(e.subject, e.seq) for e in bus.sent] == [("first", 1), ("second", 2)]
     assert await published(rt) == {"first": True, "second": True}
+
+
+class PauseFirstStatement:
+    """The real database; the first single statement (a create without reminders is one)
+    waits, until let go, before it is sent or after it has committed and answered."""
+
+    def __init__(self, database: Database, *, after_commit: bool) -> None:
+        self._database = database
+        self._after_commit = after_commit
+        self.paused = asyncio.Event()
+        self.go_on = asyncio.Event()
+        self._first = True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._database, name)
+
+    async def read(self, operation: Callable[[Connection], Awaitable[Any]]) -> Any:
+        first, self._first = self._first, False
+        if first and not self._after_commit:
+            self.paused.set()
+            await self.go_on.wait()
+        result = await self._database.read(operation)
+        if first and self._after_commit:
+            self.paused.set()
+            await self.go_on.wait()
+        return result
+
+
+async def create(user: Account, title: str) -> None:
+    await tasks.create_task(user.id, TaskCreate(title=title))
+
+
+def titles(bus: Recording) -> list[tuple[str, int]]:
+    """What was sent, in order: a created task's title, or a `change`'s subject."""
+    return [(e.data["task"]["title"] if "task" in e.data else e.subject, e.seq) for e in bus.sent]
+
+
+@pytest.mark.parametrize(
+    ("after_commit", "order"),
+    [
+        # It committed first (sequence 1); its answer reaches the line last.
+        (True, ["paused", "second", "third"]),
+        # Sent last, it is numbered last; the line cannot know that before it answers.
+        (False, ["second", "third", "paused"]),
+    ],
+    ids=["answered late", "sent late"],
+)
+async def test_a_paused_create_holds_up_the_users_later_changes_then_all_go_in_sequence_order(
+    rt: Runtime, alice: Account, after_commit: bool, order: list[str]
+) -> None:
+    database = PauseFirstStatement(rt.database, after_commit=after_commit)
+    bus = Recording()
+    wired = rewire(rt, publisher=bus, database=database)
+    paused = asyncio.create_task(create(alice, "paused"))
+    await database.paused.wait()
+    await create(alice, "second")
+    await change(alice, "third")
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert bus.sent == []
+
+    database.go_on.set()
+    await paused
+    await wired.outgoing.drain()
+    assert titles(bus) == [(title, seq) for seq, title in enumerate(order, start=1)]
+    assert await published_count(rt) == 3
+
+
+async def published_count(rt: Runtime) -> int:
+    count: int = await rt.database.fetchval(
+        "select count(*) from events where published_at is not null"
+    )
+    return count
 
 
 async def test_a_rolled_back_change_holds_up_nothing(rt: Runtime, alice: Account) -> None:

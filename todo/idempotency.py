@@ -30,6 +30,20 @@ def request_hash(request: BaseModel) -> str:
     return hashlib.sha256(request.model_dump_json().encode()).hexdigest()
 
 
+# A claim made by the statement that creates (tasks.CREATE_TASK), with the response it will
+# give: a row named `claim` if the key was free (or no key was given: `key` is null), none
+# if it is taken. The fields are the statement's parameter numbers.
+CLAIM_WITH_RESPONSE = """
+claim as (
+    insert into idempotency_keys (user_id, key, request_hash, status, response, created_at)
+    select ${user}::uuid, ${key}::text, ${fingerprint}::text, 201, ${response}::jsonb,
+           ${now}::timestamptz
+    where ${key}::text is not null
+    on conflict (user_id, key) do nothing
+    returning true
+)"""
+
+
 async def claim(
     conn: Connection, user_id: UUID, key: str, fingerprint: str, now: datetime
 ) -> dict[str, Any] | None:
@@ -48,6 +62,11 @@ async def claim(
     )
     if claimed:
         return None
+    return await stored(conn, user_id, key, fingerprint)
+
+
+async def stored(conn: Connection, user_id: UUID, key: str, fingerprint: str) -> dict[str, Any]:
+    """The response stored for `key`, which must have been claimed by the same request."""
     row = await conn.fetchrow(
         "select request_hash, response from idempotency_keys where user_id = $1 and key = $2",
         user_id,

@@ -19,11 +19,15 @@ from todo.events import Event, topic_of
 # user order, so two transactions appending for the same users cannot deadlock.
 # The columns cross the wire as text[], the one array type asyncpg has a built-in codec
 # for: uuid[] or jsonb[] would be looked up on every new connection (three round trips).
-APPEND_EVENTS = """
-with input as (
+# `{gate}` lets a statement that makes a change append the events announcing it only if the
+# change happened: it follows `where` (see `appending_after`).
+_APPEND = """
+input as (
     select e.id::uuid, e.user_id::uuid, e.type, e.subject, e.topic, e.data::jsonb, e.ord
-    from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+    from unnest(${n}::text[], ${n1}::text[], ${n2}::text[], ${n3}::text[], ${n4}::text[],
+                ${n5}::text[])
         with ordinality as e(id, user_id, type, subject, topic, data, ord)
+    where {gate}
 ),
 counts as (
     select user_id, count(*) as n from input group by user_id order by user_id
@@ -37,10 +41,22 @@ bumped as (
 insert into events (id, user_id, seq, type, source, subject, topic, data, occurred_at)
 select i.id, i.user_id,
        b.last_seq - c.n + row_number() over (partition by i.user_id order by i.ord),
-       i.type, $7, i.subject, i.topic, i.data, $8
+       i.type, ${n6}, i.subject, i.topic, i.data, ${n7}
 from input i join counts c using (user_id) join bumped b using (user_id)
 returning id, seq
 """
+APPEND_ARGUMENTS = 8
+
+
+def appending_after(gate: str, first: int) -> str:
+    """The outbox append as the last part of a statement that starts `with ...,`: the
+    events are appended if `gate` holds, and their parameters are numbered from `first`
+    (`Appending.arguments` gives them)."""
+    numbers = {f"n{i}" if i else "n": first + i for i in range(APPEND_ARGUMENTS)}
+    return _APPEND.format(gate=gate, **numbers)
+
+
+APPEND_EVENTS = "with " + appending_after("true", 1)
 
 
 class Draft(NamedTuple):
@@ -56,26 +72,47 @@ async def append_events(
 ) -> list[Event]:
     if not drafts:
         return []
-    ids = [uuid4() for _ in drafts]
-    types = [d.payload.event_type for d in drafts]
-    topics = [topic_of(t) for t in types]
-    datas = [d.payload.data() for d in drafts]
-    rows = await conn.fetch(
-        APPEND_EVENTS,
-        text_ids(ids),
-        text_ids(d.user_id for d in drafts),
-        types,
-        [d.subject for d in drafts],
-        topics,
-        [dump_json(data) for data in datas],
-        source,
-        now,
-    )
-    seqs = {r["id"]: r["seq"] for r in rows}
-    return [
-        Event(event_id, d.user_id, seqs[event_id], type, source, d.subject, topic, data, now)
-        for event_id, d, type, topic, data in zip(ids, drafts, types, topics, datas, strict=True)
-    ]
+    appending = Appending(drafts, source, now)
+    return appending.events(await conn.fetch(APPEND_EVENTS, *appending.arguments()))
+
+
+class Appending:
+    """Drafts about to be appended: their ids, the append's parameters, and the events they
+    became once the statement has numbered them."""
+
+    def __init__(self, drafts: Sequence[Draft], source: str, now: datetime) -> None:
+        self.drafts = drafts
+        self.source = source
+        self.now = now
+        self.ids = [uuid4() for _ in drafts]
+        self.types = [d.payload.event_type for d in drafts]
+        self.datas = [d.payload.data() for d in drafts]
+
+    def arguments(self) -> list[object]:
+        """The APPEND_ARGUMENTS parameters, in order."""
+        return [
+            text_ids(self.ids),
+            text_ids(d.user_id for d in self.drafts),
+            self.types,
+            [d.subject for d in self.drafts],
+            [topic_of(t) for t in self.types],
+            [dump_json(data) for data in self.datas],
+            self.source,
+            self.now,
+        ]
+
+    def events(self, rows: Sequence[asyncpg.Record]) -> list[Event]:
+        """The events the statement numbered (`rows`: its `id, seq`); none if it appended
+        nothing."""
+        seqs = {r["id"]: r["seq"] for r in rows}
+        if not seqs:
+            return []
+        made = zip(self.ids, self.drafts, self.types, self.datas, strict=True)
+        source, now = self.source, self.now
+        return [
+            Event(id, d.user_id, seqs[id], type, source, d.subject, topic_of(type), data, now)
+            for id, d, type, data in made
+        ]
 
 
 MARK_PUBLISHED = """

@@ -7,13 +7,17 @@ fail it. A publisher returns the ids it has durably taken and only those are mar
 published. Whatever is not taken, or still unsent when the process stops, stays in the
 outbox and the relay sends it: a failure delays an event, never loses it.
 
-Order by construction. A unit of work reserves its events the moment the outbox numbers
-them, while the transaction still holds the user's counter row, so within a process a
-user's reservations line up in sequence order even when a later transaction's coroutine
-reaches its commit first. A reservation becomes ready at commit and leaves the line on
-rollback; a user's events go out only from the head of their line, by the one lane the
-user hashes to, one batch after another. Lanes run side by side (`PUBLISH_CONCURRENCY`),
-so the publisher keeps up with the function's own write rate.
+Order by construction. Each change takes a place in its user's line: a transaction once
+the outbox has numbered its events (it holds the user's counter row from then until
+commit), a single statement that appends its own events (`hold`) before it is sent. A
+place becomes ready when its change has committed, and leaves the line on rollback. A
+change that committed before another took its place was numbered before it (the other
+bumped the counter after that commit, or, holding the row already, before the committed
+one could). So a ready change goes out once every change still pending took its place
+after it committed, together with the other such ready ones, in sequence order, stopping
+at the first ready one (by sequence) that may not go yet. Each user's events go out by
+the one lane the user hashes to, one batch after another. Lanes run side by side
+(`PUBLISH_CONCURRENCY`), so the publisher keeps up with the function's own write rate.
 
 The relay. Past the hand-over age (half of RELAY_AFTER_SECONDS) an event is the relay's
 and the lanes leave it alone, so the two paths never both send it. A process that left
@@ -35,12 +39,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import math
 import signal
 import threading
 import time
-from collections import deque
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -97,31 +101,49 @@ class OutboxOnly:
 
 
 class _Slot:
-    """One unit of work's events for one user, in line from append until sent or dropped."""
+    """One change's events for one user, in line from its place taken until sent or dropped.
 
-    __slots__ = ("events", "ready")
+    `placed` and `committed` are moments on the owner's counter: when the change took its
+    place, and when it committed (None until then)."""
 
-    def __init__(self, events: list[Event]) -> None:
+    __slots__ = ("committed", "events", "placed")
+
+    def __init__(self, placed: int, events: list[Event]) -> None:
+        self.placed = placed
         self.events = events
-        self.ready = False
+        self.committed: int | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.committed is not None
 
 
 class Reservation:
-    """A unit of work's place in line: `add` as the outbox numbers events, then `commit` or
-    `discard` once the transaction has ended."""
+    """A change's place in line: `hold` before a single statement that appends the user's
+    events is sent, or `add` as a transaction's outbox append numbers them; then `add` the
+    statement's events, and `commit` or `discard` once it has ended."""
 
     def __init__(self, owner: AfterCommit) -> None:
         self._owner = owner
         self._slots: list[tuple[UUID, _Slot]] = []
 
+    def hold(self, user_id: UUID) -> None:
+        slot = _Slot(self._owner._moment(), [])
+        self._owner._hold(user_id, slot)
+        self._slots.append((user_id, slot))
+
     def add(self, events: Sequence[Event]) -> None:
         by_user: dict[UUID, list[Event]] = {}
         for event in events:
             by_user.setdefault(event.user_id, []).append(event)
+        held = {user_id: slot for user_id, slot in self._slots if not slot.events}
         for user_id, mine in by_user.items():
-            slot = _Slot(mine)
-            self._owner._hold(user_id, slot)
-            self._slots.append((user_id, slot))
+            slot = held.get(user_id)
+            if slot is None:
+                slot = _Slot(self._owner._moment(), [])
+                self._owner._hold(user_id, slot)
+                self._slots.append((user_id, slot))
+            slot.events = mine
 
     def commit(self) -> None:
         self._owner._release(self._slots)
@@ -161,7 +183,8 @@ class AfterCommit:
         # long as a send and its mark take less than the margin between them.
         self._hand_over_after = hand_over_after
         self._grace = grace_seconds
-        self._lines: dict[UUID, deque[_Slot]] = {}
+        self._lines: dict[UUID, list[_Slot]] = {}  # per user, in the order places were taken
+        self._moments = itertools.count()
         self._handed: dict[UUID, int] = {}  # per user, the last sequence left to the relay
         self._hand_over_at: dict[UUID, float] = {}  # per event id, on the monotonic clock
         self._relays_oldest_cache: dict[UUID, int] = {}
@@ -216,11 +239,19 @@ class AfterCommit:
 
     # The line -------------------------------------------------------------------------
 
+    def _moment(self) -> int:
+        return next(self._moments)
+
     def _hold(self, user_id: UUID, slot: _Slot) -> None:
-        self._lines.setdefault(user_id, deque()).append(slot)
+        self._lines.setdefault(user_id, []).append(slot)
 
     def _release(self, slots: list[tuple[UUID, _Slot]]) -> None:
+        committed = self._moment()
         for user_id, slot in slots:
+            if not slot.events:  # a held statement that appended nothing
+                self._forget(user_id, slot)
+                self._wake(user_id)
+                continue
             if self._unsent >= MAX_UNSENT:
                 # The bus is far behind; the relay will pick these up from the outbox.
                 self._forget(user_id, slot)
@@ -230,7 +261,7 @@ class AfterCommit:
                         metrics.instruments().events_publish_failures, event.topic
                     ).inc()
                 continue
-            slot.ready = True
+            slot.committed = committed
             self._unsent += len(slot.events)
             # When the event reaches the hand-over age: its age at commit by the clock
             # (the one the relay compares with), then the time it waits here. Waiting is
@@ -275,18 +306,29 @@ class AfterCommit:
         return lane
 
     def _take(self, lane: _Lane) -> list[Event]:
-        """Up to BATCH ready events from the heads of the lane's users' lines."""
+        """Up to BATCH events from the lane's users' lines, each user's that may go (see the
+        module's docstring) in sequence order."""
         batch: list[Event] = []
         for user_id in list(lane.users):
-            line = self._lines.get(user_id)
-            while line and line[0].ready and len(batch) < BATCH:
-                batch += line.popleft().events
+            line = self._lines.get(user_id, [])
+            pending = [slot.placed for slot in line if not slot.ready]
+            first_pending = min(pending, default=math.inf)
+            ready = sorted((slot for slot in line if slot.ready), key=lambda s: s.events[0].seq)
+            full = False
+            for slot in ready:
+                assert slot.committed is not None
+                if slot.committed > first_pending:
+                    break  # until the pending change ends, which wakes the lane again
+                if len(batch) >= BATCH:
+                    full = True
+                    break
+                batch += slot.events
+                line.remove(slot)
             if not line:
                 self._lines.pop(user_id, None)
-            if not line or not line[0].ready:
-                del lane.users[user_id]
-            if len(batch) >= BATCH:
+            if full:
                 break
+            del lane.users[user_id]
         return batch
 
     # Stopping ---------------------------------------------------------------------------

@@ -1,23 +1,25 @@
 """Task operations: create, read, change, complete, reopen, delete.
 
-Each change runs inside a unit of work: the row change and the event that announces it
-commit together, and the event carries the task as it now is.
+Each change commits together with the event that announces it, which carries the task as
+it now is: in a unit of work (a transaction), or for most creates in one statement.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from uuid import UUID, uuid4
 
 import asyncpg
 from pydantic import BaseModel
 
-from todo import idempotency
+from todo import idempotency, outbox
 from todo.db import Connection
 from todo.errors import StaleVersion, TaskNotFound
 from todo.event_types import RecurrenceCreated, TaskCompleted, TaskCreated, TaskDeleted, TaskUpdated
+from todo.runtime import runtime
 from todo.task_models import Recurrence, Task, TaskCreate, TaskPatch
-from todo.unit_of_work import UnitOfWork
+from todo.unit_of_work import UnitOfWork, in_one_statement, unit_of_work
 
 # Status and priority are Postgres enums that cross the wire as text: asyncpg has no
 # built-in codec for an enum and would look each one up on every new connection (three
@@ -33,6 +35,24 @@ values ($1, $2, $3, $4, $5::text::task_status, $6::text::task_priority, $7, $8, 
         $12, $12)
 on conflict (id) do nothing
 returning {COLUMNS}
+"""
+# A create without reminders, in one statement: the idempotency key's claim (when a key is
+# given) with the response, the task if the key was free, and its events if the task went
+# in. $1-$11: the task's columns as INSERT_TASK takes them, $12: now, $13-$15: the key,
+# the request's hash and the response; the events' parameters follow.
+CREATE_TASK = f"""
+with {idempotency.CLAIM_WITH_RESPONSE.format(user=2, key=13, fingerprint=14, response=15, now=12)},
+task as (
+    insert into tasks (id, user_id, title, description, status, priority, due_at,
+                       completed_at, tags, metadata, recurrence, created_at, updated_at)
+    select $1::uuid, $2::uuid, $3::text, $4::text, $5::text::task_status,
+           $6::text::task_priority, $7::timestamptz, $8::timestamptz, $9::text[], $10::jsonb,
+           $11::jsonb, $12::timestamptz, $12::timestamptz
+    where $13::text is null or exists (select 1 from claim)
+    on conflict (id) do nothing
+    returning id
+),
+{outbox.appending_after("exists (select 1 from task)", 16)}
 """
 # Columns a patch may set, each bound as a parameter of this SQL type.
 _PATCHABLE = {
@@ -96,7 +116,6 @@ class Created(NamedTuple):
 
 
 async def create_task(
-    work: UnitOfWork,
     user_id: UUID,
     spec: TaskCreate,
     *,
@@ -104,23 +123,108 @@ async def create_task(
     request: BaseModel | None = None,
 ) -> Created:
     """Create the task `spec` describes. `request` is what the client sent, when that is
-    not `spec` itself (a quick-add text reads differently tomorrow): a retry must match it."""
+    not `spec` itself (a quick-add text reads differently tomorrow): a retry must match it.
+
+    Without reminders (most creates) it is one statement; with them, a transaction.
+    """
+    fingerprint = None
     if idempotency_key is not None:
         fingerprint = idempotency.request_hash(request or spec)
+    if spec.reminders:
+        async with unit_of_work() as work:
+            return await _create_with_reminders(work, user_id, spec, idempotency_key, fingerprint)
+    now = runtime().clock.now()
+    task = new_task(uuid4(), spec, now)
+    events = await in_one_statement(
+        user_id,
+        announcing(user_id, task),
+        now,
+        CREATE_TASK,
+        *task_columns(task.id, user_id, spec, now),
+        idempotency_key,
+        fingerprint,
+        task_json(task) if idempotency_key is not None else None,
+    )
+    if events or idempotency_key is None or fingerprint is None:
+        # No events without a key: an earlier run of the statement, on a connection that
+        # died before it answered, created the task (see `in_one_statement`).
+        return Created(task, replayed=False)
+    key = idempotency_key
+    stored = await runtime().database.read(
+        lambda conn: idempotency.stored(conn, user_id, key, fingerprint)
+    )
+    return Created(Task.model_validate(stored), replayed=True)
+
+
+async def _create_with_reminders(
+    work: UnitOfWork,
+    user_id: UUID,
+    spec: TaskCreate,
+    idempotency_key: str | None,
+    fingerprint: str | None,
+) -> Created:
+    if idempotency_key is not None and fingerprint is not None:
         stored = await idempotency.claim(work.conn, user_id, idempotency_key, fingerprint, work.now)
         if stored is not None:
             return Created(Task.model_validate(stored), replayed=True)
-    if spec.reminders:
-        # Imported where needed: most creates have no reminders, and a cold start's first
-        # request should not wait for the reminder module.
-        from todo import reminders
+    # Imported where needed: most creates have no reminders, and a cold start's first
+    # request should not wait for the reminder module.
+    from todo import reminders
 
-        reminders.check_specs(spec.reminders, spec.due_at, work.now)
+    reminders.check_specs(spec.reminders, spec.due_at, work.now)
     task = await insert_task(work, user_id, spec)
     assert task is not None
     if idempotency_key is not None:
         await idempotency.record(work.conn, user_id, idempotency_key, 201, task_json(task))
     return Created(task, replayed=False)
+
+
+def new_task(task_id: UUID, spec: TaskCreate, now: datetime) -> Task:
+    """The task `spec` makes, as its row will read: what `task_from_row` gives back."""
+    recurrence = spec.recurrence.model_dump() if spec.recurrence else None
+    now = now.astimezone(UTC)  # as timestamptz reads back
+    return Task.model_construct(
+        id=task_id,
+        title=spec.title,
+        description=spec.description,
+        status=spec.status,
+        priority=spec.priority,
+        due_at=spec.due_at.astimezone(UTC) if spec.due_at else None,
+        completed_at=now if spec.status == "completed" else None,
+        tags=spec.tags,
+        metadata=spec.metadata,
+        recurrence=Recurrence.model_construct(**recurrence) if recurrence else None,
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def task_columns(task_id: UUID, user_id: UUID, spec: TaskCreate, now: datetime) -> list[Any]:
+    """A new task's columns in INSERT_TASK's and CREATE_TASK's order, up to now ($12)."""
+    return [
+        task_id,
+        user_id,
+        spec.title,
+        spec.description,
+        spec.status,
+        spec.priority,
+        spec.due_at,
+        now if spec.status == "completed" else None,
+        spec.tags,
+        spec.metadata,
+        spec.recurrence.model_dump() if spec.recurrence else None,
+        now,
+    ]
+
+
+def announcing(user_id: UUID, task: Task) -> list[outbox.Draft]:
+    """The events that announce a new task."""
+    drafts = [outbox.Draft(user_id, str(task.id), TaskCreated(task=task))]
+    if task.recurrence is not None:
+        recurrence = RecurrenceCreated(task_id=task.id, recurrence=task.recurrence)
+        drafts.append(outbox.Draft(user_id, str(task.id), recurrence))
+    return drafts
 
 
 async def insert_task(
@@ -129,28 +233,12 @@ async def insert_task(
     """Insert a task with its reminders and announce it. With a given id, an existing task
     of that id wins and nothing happens (None): how a repeat's next instance stays unique."""
     row = await work.conn.fetchrow(
-        INSERT_TASK,
-        task_id or uuid4(),
-        user_id,
-        spec.title,
-        spec.description,
-        spec.status,
-        spec.priority,
-        spec.due_at,
-        work.now if spec.status == "completed" else None,
-        spec.tags,
-        spec.metadata,
-        spec.recurrence.model_dump() if spec.recurrence else None,
-        work.now,
+        INSERT_TASK, *task_columns(task_id or uuid4(), user_id, spec, work.now)
     )
     if row is None:
         return None
     task = task_from_row(row)
-    await work.emit(user_id, TaskCreated(task=task), str(task.id))
-    if task.recurrence is not None:
-        await work.emit(
-            user_id, RecurrenceCreated(task_id=task.id, recurrence=task.recurrence), str(task.id)
-        )
+    await work.emit_many(announcing(user_id, task))
     if spec.reminders:
         from todo import reminders
 

@@ -12,7 +12,6 @@ from todo import idempotency, tasks
 from todo.quick_add_models import ParsedTask
 from todo.runtime import runtime
 from todo.task_models import NewTask, QuickAdd, Task
-from todo.unit_of_work import unit_of_work
 from todo.web import Call, FunctionApi, etag, json_response
 
 api = FunctionApi("create_task")
@@ -34,20 +33,19 @@ async def create(call: Call, body: NewTask) -> Response:
     if call.event is not None:
         # A retried CloudEvent keeps its id, which makes it its own idempotency key.
         key = idempotency.check_key(str(call.event["id"]), field="id")
+    user_id = call.user.user_id
     if body.text is None:
         spec = body.task()
     else:
         # Imported only for a text: a JSON create's cold start never loads the parser.
         from todo import quick_add
-    async with unit_of_work() as work:
-        if body.text is not None:
-            zone = await quick_add.account_zone(work.conn, call.user.user_id)
-            spec = quick_add.task_from(body, quick_add.parse(body.text, work.now, zone))
-        # A retry of a text must match the text, not what it reads as by then.
-        sent = body if body.text is not None else None
-        created = await tasks.create_task(
-            work, call.user.user_id, spec, idempotency_key=key, request=sent
-        )
+
+        rt = runtime()
+        zone = await rt.database.read(lambda conn: quick_add.account_zone(conn, user_id))
+        spec = quick_add.task_from(body, quick_add.parse(body.text, rt.clock.now(), zone))
+    # A retry of a text must match the text, not what it reads as by then.
+    sent = body if body.text is not None else None
+    created = await tasks.create_task(user_id, spec, idempotency_key=key, request=sent)
     task = created.task
     headers = {"Location": f"/api/tasks/{task.id}", "ETag": etag(task.version)}
     if created.replayed:
