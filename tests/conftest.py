@@ -155,6 +155,8 @@ async def rt(
     # A test may have wired its own runtime on top; stop both publishers.
     for wired in {id(runtime): runtime, id(current_runtime()): current_runtime()}.values():
         await wired.outgoing.close()
+    # Deliveries still under way would go on into the next test, and hold up its truncate.
+    await bus.close()
 
 
 def rewire(rt: Runtime, *, publisher: Any = None, database: Any = None, **changes: Any) -> Runtime:
