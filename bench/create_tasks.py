@@ -1,8 +1,8 @@
 """POST /api/tasks throughput and latency, against the same SQL done with bare asyncpg.
 
 The function runs as deployed: `functions-framework --asgi` (gunicorn with one uvicorn
-worker) against Postgres, so each request pays for HTTP, auth, validation and the
-transaction. The baseline runs the function's own SQL statements (imported, not copied)
+worker) against Postgres, so each request pays for HTTP, auth, validation and its
+statement. The baseline runs the function's own SQL statement (imported, not copied)
 from one process with a pool of the same size and no HTTP at all. Target: the function
 reaches at least half the baseline's rate.
 
@@ -42,10 +42,12 @@ from bench.harness import (
     stop,
     wait_until_serving,
 )
-from todo.db import _init_connection, dump_json
-from todo.outbox import APPEND_EVENTS
+from todo import idempotency
+from todo.db import _init_connection
+from todo.outbox import Appending
 from todo.settings import Settings
-from todo.tasks import INSERT_TASK
+from todo.task_models import TaskCreate
+from todo.tasks import CREATE_TASK, announcing, new_task, task_columns, task_json
 
 POOL_SIZE = Settings().db_pool_max
 TARGET = 0.50
@@ -106,11 +108,16 @@ async def drive(
 def creating(
     clients: list[RawHttpClient], tokens: list[str], title: str
 ) -> Callable[[int], Awaitable[None]]:
-    """One create per call by worker n, on its own connection as its own user."""
+    """One create per call by worker n, on its own connection as its own user, with an
+    Idempotency-Key as the web app, the SDK and the command line send one."""
     body = json.dumps({"title": title, "priority": "high", "tags": ["bench"]}).encode()
 
     async def one(worker: int) -> None:
-        headers = {"content-type": "application/json", "authorization": f"Bearer {tokens[worker]}"}
+        headers = {
+            "content-type": "application/json",
+            "authorization": f"Bearer {tokens[worker]}",
+            "idempotency-key": str(uuid.uuid4()),
+        }
         status, answer = await clients[worker].request("POST", "/api/tasks", body, headers)
         if status != 201:
             raise RuntimeError(f"{status}: {answer[:300]!r}")
@@ -152,27 +159,23 @@ async def bench_bare_asyncpg(
     args: argparse.Namespace,
     seconds: float | None = None,
 ) -> Result:
-    """The create transaction alone: insert the task, append its event; `seconds` bounds the
-    measured run as `drive` does."""
+    """The create's one statement alone (the key's claim, the task and its event);
+    `seconds` bounds the measured run as `drive` does."""
     pool = await asyncpg.create_pool(
         url, min_size=POOL_SIZE, max_size=POOL_SIZE, init=_init_connection
     )
+    spec = TaskCreate(title="benchmark task", priority="high", tags=["bench"])
     try:
 
         async def one(worker: int) -> None:
             user_id = users[worker][0]
             now = datetime.now(UTC)
-            task_id, event_id = uuid.uuid4(), uuid.uuid4()
-            async with pool.acquire() as conn, conn.transaction():
-                row = await conn.fetchrow(
-                    INSERT_TASK, task_id, user_id, "benchmark task", None, "pending", "high",
-                    None, None, ["bench"], {}, None, now,
-                )  # fmt: skip
-                await conn.fetch(
-                    APPEND_EVENTS, [str(event_id)], [str(user_id)], ["todo.task.created"],
-                    [str(task_id)], ["task.events"], [dump_json({"task": _plain(row)})],
-                    "/functions/create_task", now,
-                )  # fmt: skip
+            task = new_task(uuid.uuid4(), spec, now)
+            appending = Appending(announcing(user_id, task), "/functions/create_task", now)
+            key = (str(uuid.uuid4()), idempotency.request_hash(spec), task_json(task))
+            arguments = [*task_columns(task.id, user_id, spec, now), *key, *appending.arguments()]
+            async with pool.acquire() as conn:
+                await conn.fetch(CREATE_TASK, *arguments)
 
         await drive("warm-up", args.requests // 10, args.concurrency, one)
         return await drive(
@@ -180,12 +183,6 @@ async def bench_bare_asyncpg(
         )
     finally:
         await pool.close()
-
-
-def _plain(row: asyncpg.Record | None) -> dict[str, object]:
-    """The row as JSON-ready values, as any producer of the event must make it."""
-    simple = (str, int, float, bool, list, dict, type(None))
-    return {k: v if isinstance(v, simple) else str(v) for k, v in dict(row or {}).items()}
 
 
 def main() -> None:
