@@ -49,11 +49,13 @@ class Recording:
         self.sent: list[Event] = []
         self.doors: dict[UUID, asyncio.Event] = {}
         self.refusing = False  # a sidecar that answers 500: nothing taken
+        self.takes_at_most: int | None = None  # per request: a bus working through a burst
         self._arrived = asyncio.Condition()
 
     async def publish(self, events: Sequence[Event]) -> Sequence[UUID]:
         if self.refusing:
             return []
+        events = events[: self.takes_at_most]
         for user_id in {e.user_id for e in events}:
             if user_id in self.doors:
                 await self.doors[user_id].wait()
@@ -355,6 +357,36 @@ async def test_a_process_relays_what_the_bus_refuses_for_as_long_as_it_takes(
         await eventually(lambda: relayed(refused_relays + 1))
     assert bus.subjects(alice.id) == ["refused for long"]
     assert await published(rt) == {"refused for long": True}
+
+
+async def test_a_bus_that_takes_part_of_each_relay_is_relayed_to_without_backing_off(
+    rt: Runtime, alice: Account, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bus working through a burst takes some of what each relay run gives it: the
+    process relays again at the relay's age, as long as each run gets some through, rather
+    than waiting longer each time as it does for a bus that takes nothing."""
+    assert isinstance(rt.clock, ManualClock)
+    rt.clock.auto_advance = False
+    relay_age = timedelta(seconds=rt.settings.relay_after_seconds)
+    bus = Recording()
+    bus.refusing = True
+    wired = rewire(rt, publisher=bus)
+    with caplog.at_level(logging.INFO, logger="todo.publishing"):
+        for n in range(3):
+            await change(alice, f"burst {n}")
+        await wired.outgoing.drain()
+        bus.refusing = False
+        bus.takes_at_most = 1
+
+        async def relayed(times: int) -> bool:
+            return sum(r.getMessage() == RELAYED for r in caplog.records) >= times
+
+        for run in range(1, 4):
+            rt.clock.advance(relay_age)
+            await eventually(lambda: relayed(run))  # noqa: B023 (awaited at once)
+            assert len(bus.sent) == run
+    assert bus.subjects(alice.id) == ["burst 0", "burst 1", "burst 2"]
+    assert await published(rt) == {"burst 0": True, "burst 1": True, "burst 2": True}
 
 
 async def test_after_a_crash_a_users_new_events_wait_for_the_relay_to_send_the_old_ones(

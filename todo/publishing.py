@@ -54,7 +54,7 @@ from todo import metrics, outbox
 from todo.clock import Clock
 from todo.db import Database
 from todo.events import Event
-from todo.relay import relay_outbox
+from todo.relay import Relayed, relay_outbox
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,8 @@ MAX_UNSENT = 10_000
 # Nothing waits on a mark but the relay, which leaves events alone for seconds.
 MARK_EVERY_SECONDS = 0.05
 # A relay this process runs for what it left (see `_relay_left`) tries again while the
-# process lives, waiting twice as long after each failure, up to MAX_RELAY_WAIT: an idle
+# process lives, waiting twice as long after each failure (a run in which the bus took
+# nothing), up to MAX_RELAY_WAIT: an idle
 # tick looks at the outbox only every few hours (todo/next_due.py), so giving up would
 # leave the events that long. Every RELAY_ATTEMPTS failures in a row, it warns.
 RELAY_ATTEMPTS = 6
@@ -482,9 +483,13 @@ class AfterCommit:
         while True:
             self._relay_again = False
             await self._clock.sleep(wait.total_seconds())
-            if await self._relay_once(relay_age):
-                if not self._relay_again:
-                    return
+            relayed = await self._relay_once(relay_age)
+            if relayed is not None and relayed.complete and not self._relay_again:
+                return
+            if relayed is not None and (relayed.complete or relayed.sent):
+                # Done, or the bus is taking events, only not all of them yet (a burst it
+                # is still working through): go on at the relay's pace, not backing off.
+                failures = 0
                 wait = relay_age
             else:
                 failures += 1
@@ -495,17 +500,17 @@ class AfterCommit:
                     )
                 wait = min(relay_age * 2 ** min(failures, 16), MAX_RELAY_WAIT)
 
-    async def _relay_once(self, relay_age: timedelta) -> bool:
-        """One relay run; whether it left nothing of the relay's age unsent."""
+    async def _relay_once(self, relay_age: timedelta) -> Relayed | None:
+        """One relay run; None if it failed."""
         try:
             relayed = await relay_outbox(
                 self._database, self.publisher, self._clock.now(), older_than=relay_age
             )
         except Exception:
             log.exception("could not relay the events left in the outbox")
-            return False
+            return None
         log.info("relayed the events left in the outbox", extra={"relayed": relayed.sent})
-        return relayed.complete
+        return relayed
 
     async def _relays_oldest(self, cutoff: datetime) -> dict[UUID, int]:
         """`outbox.relays_oldest`, read at most once a second: one query per batch would
