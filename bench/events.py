@@ -34,8 +34,9 @@ from bench.harness import (
     stop,
     wait_until_serving,
 )
-from todo.audit import INSERT_AUDIT
+from todo.audit import INSERT_AUDIT, row
 from todo.db import _init_connection
+from todo.incoming import IncomingEvent
 from todo.settings import Settings
 
 POOL_SIZE = Settings().db_pool_max
@@ -107,12 +108,10 @@ async def run(url: str, args: argparse.Namespace) -> tuple[Result, Result]:
     async def bare(worker: int) -> None:
         event = next(events)
         now = datetime.now(UTC)
+        attributes = {name: value for name, value in event.items() if name != "data"}
+        columns = [[value] for value in row(IncomingEvent(attributes, event["data"]))]
         async with pool.acquire() as conn:  # the claim and the row: one statement
-            await conn.fetchval(
-                INSERT_AUDIT, "audit", event["id"], now, uuid.UUID(event["userid"]),
-                event["type"], event["subject"], event["source"],
-                datetime.fromisoformat(event["time"]), None, event["data"]["task"],
-            )  # fmt: skip
+            await conn.fetch(INSERT_AUDIT, "audit", [event["id"]], now, *columns)
 
     try:
         wait_until_serving(f"http://127.0.0.1:{port}/health")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -126,6 +127,29 @@ async def test_a_bulk_delivery_is_taken_entry_by_entry_with_a_status_for_each(
     assert letter is not None
     assert (letter["topic"], "no structured event" in letter["reason"]) == ("task.events", True)
     assert json.loads(letter["raw"])["entryId"] == entries[3]["entryId"]
+
+
+async def test_a_bulk_delivery_is_audited_together_and_its_poison_alone_is_dead_lettered(
+    stack: Stack, rt: Runtime, alice: Account, task: dict[str, Any]
+) -> None:
+    """The audit takes a delivery's events in one statement: one it cannot read is left
+    out of it and dead-lettered, and the others are recorded with their own times."""
+    events = [task_event(alice, task) for _ in range(5)]
+    events[3]["time"] = "2026-03-02T10:00:00+01:00"
+    events[2]["data"] = {"task": "not an object"}
+    status, answer = await bulk(stack, [entry(e) for e in events])
+    assert (status, {s["status"] for s in answer["statuses"]}) == (200, {"SUCCESS"})
+    async with rt.database.transaction() as conn:
+        rows = await conn.fetch(
+            "select event_id, occurred_at from audit_log where event_id = any($1)",
+            [e["id"] for e in events],
+        )
+        letters = await conn.fetch("select event_id, subscriber from dead_letters")
+    recorded = {r["event_id"]: r["occurred_at"] for r in rows}
+    assert set(recorded) == {e["id"] for n, e in enumerate(events) if n != 2}
+    assert recorded[events[3]["id"]] == datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    assert recorded[events[0]["id"]] == datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+    assert [(r["event_id"], r["subscriber"]) for r in letters] == [(events[2]["id"], "audit")]
 
 
 async def test_a_bulk_delivery_in_an_outage_comes_again_whole_and_applies_once(

@@ -6,20 +6,23 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from todo.consumers import Consumer, PoisonEvent, claimed_then, event_data
-from todo.db import Connection
+from todo.consumers import Consumer, OneStatement, PoisonEvent, claimed_then, event_data
+from todo.db import Connection, dump_json
 from todo.event_types import TaskChange, TaskCompleted, TaskCreated, TaskDeleted, TaskUpdated
 from todo.incoming import IncomingEvent
 
-# The claim and the row in one statement: process-event's BEGIN, claim and COMMIT were
-# three of its four round trips per task event. $1-$3 are the claim's (consumer, event
-# id, now).
+# The claims and the rows in one statement, for every event of a delivery: process-event's
+# BEGIN, claim and COMMIT were three of its four round trips per task event. $1-$3 are the
+# claims' (consumer, event ids, now); the columns come as text[] (see `row`).
 INSERT_AUDIT = claimed_then("""
     insert into audit_log (event_id, user_id, type, subject, source, occurred_at,
                            before, after, recorded_at)
-    select $2, $4::uuid, $5::text, $6::text, $7::text, coalesce($8::timestamptz, $3),
-           $9::jsonb, $10::jsonb, $3
-    where exists (select from claimed)
+    select r.event_id, r.user_id::uuid, r.type, r.subject, r.source,
+           coalesce(r.occurred_at::timestamptz, $3), r.before::jsonb, r.after::jsonb, $3
+    from unnest($2::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                $9::text[], $10::text[])
+        as r(event_id, user_id, type, subject, source, occurred_at, before, after)
+    join claimed using (event_id)
     on conflict (event_id) do nothing
 """)
 
@@ -27,7 +30,8 @@ INSERT_AUDIT = claimed_then("""
 TASK_EVENTS = {p.event_type: p for p in (TaskCreated, TaskUpdated, TaskCompleted, TaskDeleted)}
 
 
-def record(event: IncomingEvent) -> tuple[str, tuple[object, ...]]:
+def row(event: IncomingEvent) -> tuple[str | None, ...]:
+    """The event's audit row, as INSERT_AUDIT's text columns after the event id."""
     user_id = event.user_id
     if user_id is None:
         raise PoisonEvent("the event has no userid")
@@ -42,20 +46,29 @@ def record(event: IncomingEvent) -> tuple[str, tuple[object, ...]]:
     elif isinstance(payload, TaskChange) and payload.previous:
         before = {**task, **payload.previous}
     subject = event.subject or str(payload.task.id)
-    return INSERT_AUDIT, (user_id, event.type, subject, event.source, _time(event), before, after)
+    return (
+        str(user_id),
+        event.type,
+        subject,
+        event.source,
+        _time(event),
+        None if before is None else dump_json(before),
+        None if after is None else dump_json(after),
+    )
 
 
-def _time(event: IncomingEvent) -> datetime | None:
+def _time(event: IncomingEvent) -> str | None:
+    """The event's time, if it has one that reads as an instant."""
     value = event.attributes.get("time")
     if not value:
         return None
     try:
-        return datetime.fromisoformat(str(value))
+        return datetime.fromisoformat(str(value)).isoformat()
     except ValueError:
         return None
 
 
-AUDIT = Consumer("audit", frozenset(TASK_EVENTS), claim_in=record)
+AUDIT = Consumer("audit", frozenset(TASK_EVENTS), claim_in=OneStatement(INSERT_AUDIT, row))
 
 
 async def forget_user(conn: Connection, user_id: UUID) -> None:

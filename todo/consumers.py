@@ -2,8 +2,9 @@
 
 A consumer records the event as processed in the same transaction as its effect, so a
 redelivered event (at-least-once delivery) changes nothing. A consumer whose effect is one
-statement claims the event inside that statement (`claim_in`), which is a transaction on
-its own: no BEGIN and COMMIT round trips around it. A topic carries types a
+statement claims the events inside that statement (`claim_in`), which is a transaction on
+its own: no BEGIN and COMMIT round trips around it, and one statement for all the events
+of a bulk delivery it takes. A topic carries types a
 consumer does not take (notify sees every reminder event, and wants only the due ones):
 those are acknowledged and counted as ignored. An event a consumer takes but can never
 process (its payload does not validate, no owner) raises `PoisonEvent`: it is stored as
@@ -29,9 +30,17 @@ from todo.unit_of_work import UnitOfWork, unit_of_work
 log = logging.getLogger(__name__)
 
 Handler = Callable[[UnitOfWork, IncomingEvent], Awaitable[None]]
-# The statement that claims the event and has the effect (see `claimed_then`), with the
-# arguments that follow the claim's three.
-OneStatement = Callable[[IncomingEvent], tuple[str, tuple[object, ...]]]
+
+
+@dataclass(frozen=True)
+class OneStatement:
+    """An effect made by one statement for any number of events: `statement` (made by
+    `claimed_then`) takes, after the claim's three parameters, one text[] per value that
+    `row` reads from an event (None for null); `row` raises PoisonEvent for an event it
+    cannot read, before anything is written."""
+
+    statement: str
+    row: Callable[[IncomingEvent], tuple[str | None, ...]]
 
 
 class PoisonEvent(Exception):
@@ -66,61 +75,99 @@ def event_data(model: type[M], event: IncomingEvent) -> M:
         raise PoisonEvent(f"invalid data in {event.type}: {fields}") from None
 
 
-async def consume(consumers: Sequence[Consumer], event: IncomingEvent, topic: str) -> None:
-    """Give `event` to every consumer that takes its type; the others ignore it."""
-    if not any(event.type in c.types for c in consumers):
-        log.debug("no consumer takes this event type", extra={"event_type": event.type})
+async def consume(
+    consumers: Sequence[Consumer], events: Sequence[IncomingEvent], topic: str
+) -> None:
+    """Give each of `events` (one delivery's, in order) to every consumer that takes its
+    type; the others ignore it. A `claim_in` consumer takes all of its in one statement."""
+    for event in events:
+        if not any(event.type in c.types for c in consumers):
+            log.debug("no consumer takes this event type", extra={"event_type": event.type})
     for consumer in consumers:
-        if event.type not in consumer.types:
-            outcome = "ignored"
+        mine = [event for event in events if event.type in consumer.types]
+        for _ in range(len(events) - len(mine)):
+            _count(consumer, "ignored")
+        if consumer.claim_in is not None:
+            await _consume_in_one_statement(consumer, consumer.claim_in, mine, topic)
         else:
-            try:
-                outcome = await _consume_once(consumer, event)
-            except PoisonEvent as exc:
-                await dead_letter(event, topic, str(exc), subscriber=consumer.name)
-                outcome = "dead_lettered"
-            except Exception:
-                # Counted before the platform retries it: TodoEventsFailing watches this.
-                _count(consumer, "failed")
-                raise
-        _count(consumer, outcome)
+            for event in mine:
+                await _consume_in_unit_of_work(consumer, event, topic)
 
 
 def _count(consumer: Consumer, outcome: str) -> None:
     metrics.labelled(metrics.instruments().events_processed, consumer.name, outcome).inc()
 
 
-CLAIM_EVENT = """
-insert into processed_events (consumer, event_id, processed_at) values ($1, $2, $3)
-on conflict do nothing returning true
+CLAIM_EVENTS = """
+insert into processed_events (consumer, event_id, processed_at)
+select $1, event_id, $3 from unnest($2::text[]) as c(event_id)
+on conflict do nothing returning event_id
 """
 
 
 def claimed_then(effect: str) -> str:
-    """One statement: claim the event ($1 consumer, $2 event id, $3 now) and, only if it is
-    new, run `effect` (a data-modifying statement that reads `claimed`, as in
-    `where exists (select from claimed)`); it answers whether the event was new."""
-    return (
-        f"with claimed as ({CLAIM_EVENT}),\neffect as ({effect})\n"
-        "select exists (select from claimed)"
-    )
+    """One statement: claim the events ($1 consumer, $2 event ids as text[], $3 now) and
+    run `effect` for those that are new (a data-modifying statement that joins `claimed`
+    on `event_id`); it answers the ids of the new ones."""
+    return f"with claimed as ({CLAIM_EVENTS}),\neffect as ({effect})\nselect event_id from claimed"
 
 
-async def _consume_once(consumer: Consumer, event: IncomingEvent) -> str:
-    if consumer.claim_in is not None:
-        sql, args = consumer.claim_in(event)  # PoisonEvent before anything is written
-        rt = runtime()
-        # Safe to run again on another connection (what `fetchval` does when the first
-        # died): a claim made the first time makes the second do nothing.
-        fresh = await rt.database.fetchval(sql, consumer.name, event.id, rt.clock.now(), *args)
-        return "processed" if fresh else "duplicate"
+async def _consume_in_one_statement(
+    consumer: Consumer, effect: OneStatement, events: Sequence[IncomingEvent], topic: str
+) -> None:
+    taken: list[IncomingEvent] = []
+    rows: list[tuple[str | None, ...]] = []
+    for event in events:
+        try:
+            rows.append(effect.row(event))
+        except PoisonEvent as exc:
+            await dead_letter(event, topic, str(exc), subscriber=consumer.name)
+            _count(consumer, "dead_lettered")
+        else:
+            taken.append(event)
+    if not taken:
+        return
+    rt = runtime()
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    try:
+        # Safe to run again on another connection (what `read` does when the first died):
+        # the claims made the first time make the second do nothing.
+        claimed = await rt.database.read(
+            lambda conn: conn.fetch(
+                effect.statement, consumer.name, [e.id for e in taken], rt.clock.now(), *columns
+            )
+        )
+    except Exception:
+        # Counted before the platform retries it: TodoEventsFailing watches this.
+        for _ in taken:
+            _count(consumer, "failed")
+        raise
+    new = {row["event_id"] for row in claimed}
+    for event in taken:
+        _count(consumer, "processed" if event.id in new else "duplicate")
+
+
+async def _consume_in_unit_of_work(consumer: Consumer, event: IncomingEvent, topic: str) -> None:
     assert consumer.handle is not None
-    async with unit_of_work() as work:
-        fresh = await work.conn.fetchval(CLAIM_EVENT, consumer.name, event.id, work.now)
-        if not fresh:
-            return "duplicate"
-        await consumer.handle(work, event)
-    return "processed"
+    try:
+        async with unit_of_work() as work:
+            fresh = await work.conn.fetchval(CLAIM_EVENT, consumer.name, event.id, work.now)
+            if fresh:
+                await consumer.handle(work, event)
+        outcome = "processed" if fresh else "duplicate"
+    except PoisonEvent as exc:
+        await dead_letter(event, topic, str(exc), subscriber=consumer.name)
+        outcome = "dead_lettered"
+    except Exception:
+        _count(consumer, "failed")
+        raise
+    _count(consumer, outcome)
+
+
+CLAIM_EVENT = """
+insert into processed_events (consumer, event_id, processed_at) values ($1, $2, $3)
+on conflict do nothing returning true
+"""
 
 
 async def dead_letter(

@@ -101,9 +101,9 @@ async def _entry_event(entry: dict[str, Any], topic: str) -> IncomingEvent | Non
 
 async def receive(call: Call, consumers: Sequence[Consumer], topic: str) -> Response:
     delivered = await read_events(call, topic)
-    for event in delivered.events:
-        if event is not None:
-            await consume(consumers, event, event.topic or topic)
+    events = [event for event in delivered.events if event is not None]
+    # One delivery comes from one subscription, so from one topic.
+    await consume(consumers, events, events[0].topic or topic if events else topic)
     return delivered.answer()
 
 
