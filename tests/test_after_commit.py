@@ -75,28 +75,38 @@ class Recording:
         return None
 
 
-class PauseAfterFirstCommit:
-    """The real database; the first transaction's caller resumes after its commit only
-    when let go: the moment in which the user's next change can commit and reach the
-    publisher first."""
+class Pausing:
+    """The real database, with the first of some call held up until the test lets go."""
 
     def __init__(self, database: Database) -> None:
         self._database = database
-        self.committed = asyncio.Event()
+        self.paused = asyncio.Event()
         self.go_on = asyncio.Event()
         self._first = True
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._database, name)
 
+    def _take_first(self) -> bool:
+        first, self._first = self._first, False
+        return first
+
+    async def _pause(self) -> None:
+        self.paused.set()
+        await self.go_on.wait()
+
+
+class PauseAfterFirstCommit(Pausing):
+    """The first transaction's caller resumes after its commit only when let go: the
+    moment in which the user's next change can commit and reach the publisher first."""
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
-        first, self._first = self._first, False
+        first = self._take_first()
         async with self._database.transaction() as conn:
             yield conn
         if first:
-            self.committed.set()
-            await self.go_on.wait()
+            await self._pause()
 
 
 TASK_CREATED = TaskCreated.event_type
@@ -138,7 +148,7 @@ async def test_a_change_that_commits_first_waits_for_the_users_earlier_change(
     bus = Recording()
     wired = rewire(rt, publisher=bus, database=database)
     first = asyncio.create_task(change(alice, "first"))
-    await database.committed.wait()
+    await database.paused.wait()
     # The first change has committed; its coroutine has not yet reached the publisher.
     await change(alice, "second")
     for _ in range(20):
@@ -152,29 +162,21 @@ async def test_a_change_that_commits_first_waits_for_the_users_earlier_change(
     assert await published(rt) == {"first": True, "second": True}
 
 
-class PauseFirstStatement:
-    """The real database; the first single statement (a create without reminders is one)
-    waits, until let go, before it is sent or after it has committed and answered."""
+class PauseFirstStatement(Pausing):
+    """The first single statement (a create without reminders is one) waits, until let
+    go, before it is sent or after it has committed and answered."""
 
     def __init__(self, database: Database, *, after_commit: bool) -> None:
-        self._database = database
+        super().__init__(database)
         self._after_commit = after_commit
-        self.paused = asyncio.Event()
-        self.go_on = asyncio.Event()
-        self._first = True
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._database, name)
 
     async def read(self, operation: Callable[[Connection], Awaitable[Any]]) -> Any:
-        first, self._first = self._first, False
+        first = self._take_first()
         if first and not self._after_commit:
-            self.paused.set()
-            await self.go_on.wait()
+            await self._pause()
         result = await self._database.read(operation)
         if first and self._after_commit:
-            self.paused.set()
-            await self.go_on.wait()
+            await self._pause()
         return result
 
 

@@ -85,8 +85,7 @@ async def consume(
             log.debug("no consumer takes this event type", extra={"event_type": event.type})
     for consumer in consumers:
         mine = [event for event in events if event.type in consumer.types]
-        for _ in range(len(events) - len(mine)):
-            _count(consumer, "ignored")
+        _count(consumer, "ignored", len(events) - len(mine))
         if consumer.claim_in is not None:
             await _consume_in_one_statement(consumer, consumer.claim_in, mine, topic)
         else:
@@ -94,8 +93,10 @@ async def consume(
                 await _consume_in_unit_of_work(consumer, event, topic)
 
 
-def _count(consumer: Consumer, outcome: str) -> None:
-    metrics.labelled(metrics.instruments().events_processed, consumer.name, outcome).inc()
+def _count(consumer: Consumer, outcome: str, events: int = 1) -> None:
+    if events:
+        counter = metrics.instruments().events_processed
+        metrics.labelled(counter, consumer.name, outcome).inc(events)
 
 
 CLAIM_EVENTS = """
@@ -139,19 +140,19 @@ async def _consume_in_one_statement(
         )
     except Exception:
         # Counted before the platform retries it: TodoEventsFailing watches this.
-        for _ in taken:
-            _count(consumer, "failed")
+        _count(consumer, "failed", len(taken))
         raise
     new = {row["event_id"] for row in claimed}
-    for event in taken:
-        _count(consumer, "processed" if event.id in new else "duplicate")
+    processed = sum(event.id in new for event in taken)
+    _count(consumer, "processed", processed)
+    _count(consumer, "duplicate", len(taken) - processed)
 
 
 async def _consume_in_unit_of_work(consumer: Consumer, event: IncomingEvent, topic: str) -> None:
     assert consumer.handle is not None
     try:
         async with unit_of_work() as work:
-            fresh = await work.conn.fetchval(CLAIM_EVENT, consumer.name, event.id, work.now)
+            fresh = bool(await work.conn.fetch(CLAIM_EVENTS, consumer.name, [event.id], work.now))
             if fresh:
                 await consumer.handle(work, event)
         outcome = "processed" if fresh else "duplicate"
@@ -162,12 +163,6 @@ async def _consume_in_unit_of_work(consumer: Consumer, event: IncomingEvent, top
         _count(consumer, "failed")
         raise
     _count(consumer, outcome)
-
-
-CLAIM_EVENT = """
-insert into processed_events (consumer, event_id, processed_at) values ($1, $2, $3)
-on conflict do nothing returning true
-"""
 
 
 async def dead_letter(

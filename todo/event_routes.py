@@ -103,7 +103,7 @@ async def receive(call: Call, consumers: Sequence[Consumer], topic: str) -> Resp
     delivered = await read_events(call, topic)
     events = [event for event in delivered.events if event is not None]
     # One delivery comes from one subscription, so from one topic.
-    await consume(consumers, events, events[0].topic or topic if events else topic)
+    await consume(consumers, events, (events[0].topic or topic) if events else topic)
     return delivered.answer()
 
 

@@ -67,9 +67,9 @@ MAX_UNSENT = 10_000
 MARK_EVERY_SECONDS = 0.05
 # A relay this process runs for what it left (see `_relay_left`) tries again while the
 # process lives, waiting twice as long after each failure (a run in which the bus took
-# nothing), up to MAX_RELAY_WAIT: an idle
-# tick looks at the outbox only every few hours (todo/next_due.py), so giving up would
-# leave the events that long. Every RELAY_ATTEMPTS failures in a row, it warns.
+# nothing), up to MAX_RELAY_WAIT: an idle tick looks at the outbox only every few hours
+# (todo/next_due.py), so giving up would leave the events that long. Every RELAY_ATTEMPTS
+# failures in a row, it warns.
 RELAY_ATTEMPTS = 6
 MAX_RELAY_WAIT = timedelta(minutes=5)
 
